@@ -1,0 +1,261 @@
+/* config.c - daemon and model configuration (config.h). */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "yaml_doc.h"
+
+/* Make `*p` absolute against `base` when it is relative. */
+static int config_resolve(char **p, const char *base)
+{
+	if (*p == NULL || (*p)[0] == '/')
+		return 0;
+	size_t n = strlen(base) + strlen(*p) + 2;
+	char *abs = malloc(n);
+	if (abs == NULL)
+		return -1;
+	snprintf(abs, n, "%s/%s", base, *p);
+	free(*p);
+	*p = abs;
+	return 0;
+}
+
+static char *config_strdup_or_fail(const char *s, int *failed)
+{
+	char *r = strdup(s);
+	if (r == NULL)
+		*failed = 1;
+	return r;
+}
+
+int daemon_config_load(daemon_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	int oom = 0;
+	memset(c, 0, sizeof *c);
+	c->model_repository = config_strdup_or_fail("models", &oom);
+	c->runtime_dir = config_strdup_or_fail("/run/corral", &oom);
+	c->log_level = config_strdup_or_fail("info", &oom);
+	c->max_request_bytes = 64 << 20;
+	c->max_response_bytes = 64 << 20;
+	c->request_timeout_ms = 30000;
+	c->worker_start_timeout_ms = 60000;
+	c->restart_delay_ms = 500;
+	c->concurrency = 64;
+	if (oom) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+
+	yaml_doc d;
+	if (ydoc_load(&d, path, err, errlen) != 0)
+		return -1;
+	static const char *const keys[] = {"listen", "model_repository",
+	    "runtime_dir", "plugin_dir", "log_level", "max_request_bytes",
+	    "max_response_bytes", "request_timeout_ms",
+	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency", NULL};
+	yaml_node_t *root = ydoc_root(&d);
+	ydoc_check_keys(&d, root, keys);
+
+	yaml_node_t *listen = ydoc_get(&d, root, "listen");
+	if (listen != NULL && listen->type != YAML_SEQUENCE_NODE)
+		ydoc_fail(&d, listen, "'listen' must be a list of URLs");
+	else if (listen != NULL) {
+		for (yaml_node_item_t *it = listen->data.sequence.items.start;
+		     it < listen->data.sequence.items.top && !d.failed; it++) {
+			yaml_node_t *n = yaml_document_get_node(&d.doc, *it);
+			const char *url = ydoc_scalar(&d, n, "listen");
+			if (url == NULL)
+				break;
+			if (c->n_listen == CONFIG_MAX_LISTEN)
+				ydoc_fail(&d, n, "at most %d listen URLs", CONFIG_MAX_LISTEN);
+			else if (strncmp(url, "ipc://", 6) && strncmp(url, "tcp://", 6))
+				ydoc_fail(&d, n, "listen URL '%s' must start with ipc:// or tcp://", url);
+			else if ((c->listen[c->n_listen++] = strdup(url)) == NULL)
+				ydoc_fail(&d, n, "out of memory");
+		}
+	}
+	ydoc_str(&d, root, "model_repository", &c->model_repository);
+	ydoc_str(&d, root, "runtime_dir", &c->runtime_dir);
+	ydoc_str(&d, root, "plugin_dir", &c->plugin_dir);
+	ydoc_str(&d, root, "log_level", &c->log_level);
+	ydoc_i64(&d, root, "max_request_bytes", 1024, INT32_MAX, &c->max_request_bytes);
+	ydoc_i64(&d, root, "max_response_bytes", 1024, INT32_MAX, &c->max_response_bytes);
+	ydoc_i64(&d, root, "request_timeout_ms", 1, 86400000, &c->request_timeout_ms);
+	ydoc_i64(&d, root, "worker_start_timeout_ms", 100, 86400000,
+	    &c->worker_start_timeout_ms);
+	ydoc_i64(&d, root, "restart_delay_ms", 0, 3600000, &c->restart_delay_ms);
+	ydoc_i64(&d, root, "concurrency", 1, 4096, &c->concurrency);
+	if (!d.failed && strcmp(c->log_level, "error") && strcmp(c->log_level, "warn") &&
+	    strcmp(c->log_level, "info") && strcmp(c->log_level, "debug"))
+		ydoc_fail(&d, ydoc_get(&d, root, "log_level"),
+		    "log_level must be error, warn, info or debug");
+	if (!d.failed && c->n_listen == 0 &&
+	    (c->listen[c->n_listen++] = strdup("ipc:///run/corral/corral.sock")) == NULL)
+		ydoc_fail(&d, NULL, "out of memory");
+	bool failed = d.failed;
+	ydoc_free(&d);
+	if (failed)
+		return -1;
+
+	char *copy = strdup(path);
+	if (copy == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	const char *base = dirname(copy);
+	int rc = config_resolve(&c->model_repository, base) ||
+		config_resolve(&c->runtime_dir, base) ||
+		config_resolve(&c->plugin_dir, base)
+	    ? -1 : 0;
+	free(copy);
+	if (rc)
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+void daemon_config_free(daemon_config *c)
+{
+	for (size_t i = 0; i < c->n_listen; i++)
+		free(c->listen[i]);
+	free(c->model_repository);
+	free(c->runtime_dir);
+	free(c->plugin_dir);
+	free(c->log_level);
+	memset(c, 0, sizeof *c);
+}
+
+/* -------------------------------------------------------- model config --- */
+
+static void model_policy(yaml_doc *d, yaml_node_t *root, model_config *c)
+{
+	yaml_node_t *vp = ydoc_get(d, root, "version_policy");
+	if (vp == NULL)
+		return;
+	if (vp->type != YAML_MAPPING_NODE ||
+	    vp->data.mapping.pairs.top - vp->data.mapping.pairs.start != 1) {
+		ydoc_fail(d, vp, "version_policy must be one of {latest: N}, "
+				 "{all: true} or {specific: [versions]}");
+		return;
+	}
+	static const char *const keys[] = {"latest", "all", "specific", NULL};
+	ydoc_check_keys(d, vp, keys);
+	yaml_node_t *spec = ydoc_get(d, vp, "specific");
+	bool all = false;
+	if (ydoc_get(d, vp, "latest")) {
+		c->policy = VERSION_POLICY_LATEST;
+		ydoc_i64(d, vp, "latest", 1, 1000000, &c->latest);
+	} else if (ydoc_get(d, vp, "all")) {
+		ydoc_bool(d, vp, "all", &all);
+		if (!all)
+			ydoc_fail(d, vp, "version_policy {all: false} serves nothing");
+		c->policy = VERSION_POLICY_ALL;
+	} else if (spec != NULL) {
+		c->policy = VERSION_POLICY_SPECIFIC;
+		if (spec->type != YAML_SEQUENCE_NODE) {
+			ydoc_fail(d, spec, "specific must be a list of versions");
+			return;
+		}
+		for (yaml_node_item_t *it = spec->data.sequence.items.start;
+		     it < spec->data.sequence.items.top && !d->failed; it++) {
+			yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
+			const char *s = ydoc_scalar(d, n, "specific");
+			char *end;
+			long long v = s ? strtoll(s, &end, 10) : 0;
+			if (s == NULL)
+				return;
+			if (*end != '\0' || v <= 0)
+				ydoc_fail(d, n, "a version must be a positive integer, not '%s'", s);
+			else if (c->n_specific == CONFIG_MAX_SPECIFIC)
+				ydoc_fail(d, n, "at most %d specific versions", CONFIG_MAX_SPECIFIC);
+			else
+				c->specific[c->n_specific++] = v;
+		}
+	}
+}
+
+static void model_params(yaml_doc *d, yaml_node_t *root, model_config *c)
+{
+	yaml_node_t *p = ydoc_get(d, root, "parameters");
+	if (p == NULL)
+		return;
+	if (p->type != YAML_MAPPING_NODE) {
+		ydoc_fail(d, p, "parameters must be a mapping of names to values");
+		return;
+	}
+	YDOC_PAIRS(p, kv) {
+		yaml_node_t *k = yaml_document_get_node(&d->doc, kv->key);
+		yaml_node_t *v = yaml_document_get_node(&d->doc, kv->value);
+		const char *ks = ydoc_scalar(d, k, "parameters");
+		const char *vs = ydoc_scalar(d, v, ks ? ks : "parameters");
+		if (ks == NULL || vs == NULL)
+			return;
+		if (c->n_params == CONFIG_MAX_PARAMS) {
+			ydoc_fail(d, k, "at most %d parameters", CONFIG_MAX_PARAMS);
+			return;
+		}
+		corral_param *dst = &c->params[c->n_params];
+		dst->key = strdup(ks);
+		dst->value = strdup(vs);
+		c->n_params++;
+		if (dst->key == NULL || dst->value == NULL)
+			ydoc_fail(d, k, "out of memory");
+	}
+}
+
+int model_config_load(model_config *c, const char *path, char *err,
+    size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	c->policy = VERSION_POLICY_LATEST;
+	c->latest = 1;
+	yaml_doc d;
+	if (ydoc_load(&d, path, err, errlen) != 0)
+		return -1;
+	static const char *const keys[] = {"plugin", "version_policy",
+	    "request_timeout_ms", "parameters", NULL};
+	yaml_node_t *root = ydoc_root(&d);
+	ydoc_check_keys(&d, root, keys);
+	ydoc_str(&d, root, "plugin", &c->plugin);
+	if (!d.failed && (c->plugin == NULL || c->plugin[0] == '\0'))
+		ydoc_fail(&d, root, "'plugin' is required");
+	model_policy(&d, root, c);
+	ydoc_i64(&d, root, "request_timeout_ms", 1, 86400000, &c->request_timeout_ms);
+	model_params(&d, root, c);
+	bool failed = d.failed;
+	ydoc_free(&d);
+	return failed ? -1 : 0;
+}
+
+void model_config_free(model_config *c)
+{
+	free(c->plugin);
+	for (size_t i = 0; i < c->n_params; i++) {
+		free((char *)c->params[i].key);
+		free((char *)c->params[i].value);
+	}
+	memset(c, 0, sizeof *c);
+}
+
+bool model_config_serves(const model_config *c, int64_t version,
+    const int64_t *present, size_t n_present)
+{
+	switch (c->policy) {
+	case VERSION_POLICY_ALL: return true;
+	case VERSION_POLICY_SPECIFIC:
+		for (size_t i = 0; i < c->n_specific; i++)
+			if (c->specific[i] == version)
+				return true;
+		return false;
+	case VERSION_POLICY_LATEST: {
+		size_t higher = 0;
+		for (size_t i = 0; i < n_present; i++)
+			higher += present[i] > version;
+		return higher < (size_t)c->latest;
+	}
+	}
+	return false;
+}

@@ -1,0 +1,68 @@
+/*
+ * config.h - corrald's configuration (configs/corrald.yaml documents every
+ * key) and each model's config.yaml in the repository.
+ */
+#ifndef CORRAL_CONFIG_H
+#define CORRAL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <corral/plugin.h>
+
+#define CONFIG_MAX_LISTEN 8
+
+typedef struct daemon_config {
+	char *listen[CONFIG_MAX_LISTEN]; /* nng URLs */
+	size_t n_listen;
+	char *model_repository;          /* absolute or relative to the cwd */
+	char *runtime_dir;
+	char *plugin_dir;                /* NULL: next to the executable */
+	char *log_level;
+	int64_t max_request_bytes;
+	int64_t max_response_bytes;
+	int64_t request_timeout_ms;
+	int64_t worker_start_timeout_ms;
+	int64_t restart_delay_ms;
+	int64_t concurrency;
+} daemon_config;
+
+/* Read `path`; relative paths inside it are taken relative to the file's
+ * folder. Returns 0, or -1 with "file:line: reason" in err. Free with
+ * daemon_config_free (also after a failure). */
+int daemon_config_load(daemon_config *c, const char *path, char *err,
+    size_t errlen);
+void daemon_config_free(daemon_config *c);
+
+typedef enum version_policy_kind {
+	VERSION_POLICY_LATEST, /* the `latest` highest versions */
+	VERSION_POLICY_ALL,
+	VERSION_POLICY_SPECIFIC,
+} version_policy_kind;
+
+#define CONFIG_MAX_PARAMS 64
+#define CONFIG_MAX_SPECIFIC 64
+
+typedef struct model_config {
+	char *plugin; /* a bare name (<plugin_dir>/<name>.so) or a path */
+	version_policy_kind policy;
+	int64_t latest;
+	int64_t specific[CONFIG_MAX_SPECIFIC];
+	size_t n_specific;
+	int64_t request_timeout_ms; /* 0: the daemon's */
+	corral_param params[CONFIG_MAX_PARAMS]; /* strings owned by the config */
+	size_t n_params;
+} model_config;
+
+/* Read <repository>/<model>/config.yaml. Same error contract as above. */
+int model_config_load(model_config *c, const char *path, char *err,
+    size_t errlen);
+void model_config_free(model_config *c);
+
+/* Is `version` served under this config's policy, among the versions
+ * present (sorted ascending)? */
+bool model_config_serves(const model_config *c, int64_t version,
+    const int64_t *present, size_t n_present);
+
+#endif

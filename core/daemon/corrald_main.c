@@ -1,0 +1,209 @@
+/*
+ * corrald - the corral supervisor daemon.
+ *
+ *   corrald [--config FILE]
+ *
+ * The main thread is the supervisor: it starts workers, reaps them, and
+ * restarts them; nng's threads serve clients (front.c). Signals are blocked
+ * in every thread and taken synchronously here with sigtimedwait.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "front.h"
+#include "log.h"
+#include "models.h"
+#include "workers.h"
+
+#ifndef CORRAL_PLUGIN_RELDIR
+#define CORRAL_PLUGIN_RELDIR "lib/corral/plugins"
+#endif
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "0"
+#endif
+
+#define DEFAULT_CONFIG "/etc/corral/corrald.yaml"
+#define SUPERVISOR_TICK_MS 100
+#define STOP_GRACE_MS 3000
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: corrald [--config FILE]\n"
+	    "\n"
+	    "Serve the models of a corral model repository over nng.\n"
+	    "\n"
+	    "  -c, --config FILE  daemon configuration (default %s)\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n"
+	    "\n"
+	    "Stops cleanly on SIGTERM or SIGINT. See docs/operations.md.\n",
+	    DEFAULT_CONFIG);
+}
+
+/* The folder this executable lives in (worker and plugins are found
+ * relative to it, in the build tree and once installed alike). */
+static char *exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return strdup(dirname(buf));
+}
+
+static char *join2(const char *a, const char *b)
+{
+	size_t n = strlen(a) + strlen(b) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", a, b);
+	return p;
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) != 0 && errno != EEXIST)
+		return -1;
+	return chmod(path, mode);
+}
+
+/* Remove sockets a previous, killed daemon left in the worker folder. */
+static void clear_worker_dir(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	if (dh == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(dh)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n > 5 && strcmp(e->d_name + n - 5, ".sock") == 0)
+			unlinkat(dirfd(dh), e->d_name, 0);
+	}
+	closedir(dh);
+}
+
+static int setup_paths(corrald *d, char *err, size_t errlen)
+{
+	char *dir = exe_dir();
+	if (dir == NULL) {
+		snprintf(err, errlen, "cannot find my own executable");
+		return -1;
+	}
+	d->worker_exe = join2(dir, "corral-worker");
+	char *rel = join2(dir, "../" CORRAL_PLUGIN_RELDIR);
+	free(dir);
+	d->plugin_dir = d->cfg.plugin_dir ? strdup(d->cfg.plugin_dir) : rel;
+	if (d->plugin_dir != rel)
+		free(rel);
+	d->worker_dir = join2(d->cfg.runtime_dir, "workers");
+	if (!d->worker_exe || !d->plugin_dir || !d->worker_dir) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* The runtime folder holds the client socket (reachable by local
+	 * clients); worker sockets sit in a private folder inside it. */
+	if (make_dir(d->cfg.runtime_dir, 0755) != 0 ||
+	    make_dir(d->worker_dir, 0700) != 0) {
+		snprintf(err, errlen, "runtime folder %s: %s", d->cfg.runtime_dir,
+		    strerror(errno));
+		return -1;
+	}
+	clear_worker_dir(d->worker_dir);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("corrald %s\n", CORRAL_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+
+	/* Blocked before any thread exists, so every nng thread inherits the
+	 * mask and only sigtimedwait below sees these. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	static corrald d;
+	char err[1024];
+	pthread_mutex_init(&d.lock, NULL);
+	if (daemon_config_load(&d.cfg, config_path, err, sizeof err) != 0) {
+		fprintf(stderr, "corrald: %s\n", err);
+		daemon_config_free(&d.cfg);
+		return 1;
+	}
+	log_set_level(d.cfg.log_level);
+	int rc = 1;
+	front *f = NULL;
+	if (setup_paths(&d, err, sizeof err) != 0 || models_load(&d, err, sizeof err) != 0 ||
+	    (f = front_start(&d, err, sizeof err)) == NULL) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < d.cfg.n_listen; i++)
+		log_msg(LOG_INFO, "listening on %s", d.cfg.listen[i]);
+	log_msg(LOG_INFO, "serving %zu models from %s", d.n_models, d.cfg.model_repository);
+	for (size_t i = 0; i < d.n_models; i++)
+		for (size_t j = 0; j < d.models[i].n_versions; j++)
+			worker_spawn(&d, &d.models[i].versions[j]);
+
+	struct timespec tick = {0, SUPERVISOR_TICK_MS * 1000000L};
+	for (;;) {
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "signal %d: stopping", sig);
+			break;
+		}
+		workers_reap(&d);
+		workers_tick(&d);
+	}
+	front_stop(f);
+	f = NULL;
+	workers_stop_all(&d, STOP_GRACE_MS);
+	rc = 0;
+out:
+	if (f)
+		front_stop(f);
+	workers_stop_all(&d, STOP_GRACE_MS);
+	if (d.worker_dir) {
+		clear_worker_dir(d.worker_dir);
+		rmdir(d.worker_dir);
+	}
+	models_free(&d);
+	free(d.worker_exe);
+	free(d.plugin_dir);
+	free(d.worker_dir);
+	daemon_config_free(&d.cfg);
+	log_msg(LOG_INFO, "stopped");
+	return rc;
+}

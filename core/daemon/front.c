@@ -1,0 +1,398 @@
+/*
+ * front.c - requests from clients: receive, parse, answer locally or
+ * forward to the version's worker, reply.
+ *
+ * A request's context moves through: RECV -> (local op) -> SEND, or
+ * RECV -> WORKER_SEND -> WORKER_RECV -> SEND. The client's message is kept
+ * until the reply is written (its `id` is echoed from it) and then reused
+ * for the reply. Per-context buffers are reused, so the steady state does
+ * not allocate beyond nng's own messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "front.h"
+#include "info_ops.h"
+#include "log.h"
+#include "workers.h"
+
+/* nng closes a connection that sends a message over its receive limit,
+ * without a reply. Up to this multiple of max_request_bytes we still
+ * receive and answer PAYLOAD_TOO_LARGE; beyond it, memory comes first. */
+#define FRONT_RECV_HARD_FACTOR 4
+
+typedef struct front_req {
+	corrald *d;
+	nng_ctx ctx;
+	nng_aio *aio;   /* client side */
+	nng_aio *waio;  /* worker side */
+	bool sending;   /* aio carries our reply */
+	nng_msg *msg;   /* the client's request, until the reply replaces it */
+	wire_request req;
+	bool parsed;
+	worker *w;      /* referenced while forwarding */
+	nng_ctx wctx;
+	bool wsent;
+	const char *model_name; /* the model table outlives every request */
+	int64_t version;
+	int64_t timeout_ms;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char err[512];
+} front_req;
+
+struct front {
+	corrald *d;
+	nng_socket sock;
+	front_req *reqs;
+	size_t n;
+};
+
+static void front_recv(front_req *r)
+{
+	nng_ctx_recv(r->ctx, r->aio);
+}
+
+/* Send what r->sb holds as the reply, in place of the request. */
+static void front_send(front_req *r)
+{
+	if (r->parsed) {
+		wire_request_fini(&r->req);
+		r->parsed = false;
+	}
+	nng_msg_clear(r->msg);
+	if (nng_msg_append(r->msg, r->sb.data, r->sb.size) != 0) {
+		nng_msg_free(r->msg);
+		r->msg = NULL;
+		front_recv(r);
+		return;
+	}
+	nng_aio_set_msg(r->aio, r->msg);
+	r->msg = NULL;
+	r->sending = true;
+	nng_ctx_send(r->ctx, r->aio);
+}
+
+static void front_send_error(front_req *r, corral_status st, const char *msg)
+{
+	msgpack_sbuffer_clear(&r->sb);
+	wire_pack_error(&r->pk, r->parsed ? r->req.id : NULL, st, msg);
+	front_send(r);
+}
+
+/* ----------------------------------------------------------- forwarding --- */
+
+/* {v, op: "infer", inputs: [canonical tensors], outputs?: [names]} */
+static corral_status build_worker_request(front_req *r)
+{
+	const wire_request *q = &r->req;
+	if (q->inputs == NULL || q->inputs->via.array.size == 0) {
+		snprintf(r->err, sizeof r->err, "infer needs a non-empty 'inputs' array");
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	uint32_t n_out = q->outputs ? q->outputs->via.array.size : 0;
+	msgpack_sbuffer_clear(&r->sb);
+	msgpack_packer *pk = &r->pk;
+	int rc = msgpack_pack_map(pk, n_out ? 4 : 3) || wire_pack_envelope(pk, NULL) ||
+	    wire_pack_kv_str(pk, "op", "infer") || wire_pack_cstr(pk, "inputs") ||
+	    msgpack_pack_array(pk, q->inputs->via.array.size);
+	for (uint32_t i = 0; rc == 0 && i < q->inputs->via.array.size; i++) {
+		wire_tensor t;
+		corral_status st = wire_tensor_decode(&q->inputs->via.array.ptr[i], &t,
+		    r->err, sizeof r->err);
+		if (st != CORRAL_OK)
+			return st;
+		rc = wire_pack_tensor(pk, &t);
+	}
+	if (rc == 0 && n_out > 0)
+		rc = wire_pack_cstr(pk, "outputs") || msgpack_pack_array(pk, n_out);
+	for (uint32_t i = 0; rc == 0 && i < n_out; i++) {
+		/* KServe's {name: ...} maps, or plain strings. */
+		const msgpack_object *o = &q->outputs->via.array.ptr[i];
+		if (o->type == MSGPACK_OBJECT_MAP)
+			o = wire_map_get(o, "name");
+		if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+			snprintf(r->err, sizeof r->err,
+			    "outputs[%u] must be a name or a map with a string 'name'", i);
+			return CORRAL_E_INVALID_ARGUMENT;
+		}
+		rc = msgpack_pack_object(pk, *o);
+	}
+	if (rc != 0) {
+		snprintf(r->err, sizeof r->err, "out of memory");
+		return CORRAL_E_INTERNAL;
+	}
+	return CORRAL_OK;
+}
+
+/* Turn the worker's {outputs} or {error} into the client's reply. */
+static void reply_from_worker(front_req *r, nng_msg *wm)
+{
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	size_t off = 0;
+	const msgpack_object *outputs = NULL, *error = NULL;
+	if (msgpack_unpack_next(&u, nng_msg_body(wm), nng_msg_len(wm), &off) ==
+		MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_MAP) {
+		outputs = wire_map_get(&u.data, "outputs");
+		error = wire_map_get(&u.data, "error");
+	}
+	msgpack_sbuffer_clear(&r->sb);
+	msgpack_packer *pk = &r->pk;
+	const msgpack_object *id = r->req.id;
+	if (outputs != NULL && outputs->type == MSGPACK_OBJECT_ARRAY) {
+		if (msgpack_pack_map(pk, id ? 5 : 4) || wire_pack_envelope(pk, id) ||
+		    wire_pack_kv_str(pk, "model_name", r->model_name) ||
+		    wire_pack_cstr(pk, "model_version") || wire_pack_i64(pk, r->version) ||
+		    wire_pack_cstr(pk, "outputs") || msgpack_pack_object(pk, *outputs)) {
+			msgpack_sbuffer_clear(&r->sb);
+			wire_pack_error(pk, id, CORRAL_E_INTERNAL, "out of memory");
+		}
+	} else if (error != NULL) {
+		const msgpack_object *c = wire_map_get(error, "code");
+		const msgpack_object *m = wire_map_get(error, "message");
+		corral_status st = c && c->type == MSGPACK_OBJECT_STR
+		    ? corral_status_parse(c->via.str.ptr, c->via.str.size)
+		    : CORRAL_E_INTERNAL;
+		if (st == CORRAL_E_PROTOCOL || st == CORRAL_OK)
+			st = CORRAL_E_INTERNAL;
+		if (m && m->type == MSGPACK_OBJECT_STR)
+			snprintf(r->err, sizeof r->err, "%.*s", (int)m->via.str.size, m->via.str.ptr);
+		else
+			snprintf(r->err, sizeof r->err, "the worker gave no message");
+		wire_pack_error(pk, id, st, r->err);
+	} else {
+		wire_pack_error(pk, id, CORRAL_E_INTERNAL, "the worker sent a malformed reply");
+	}
+	msgpack_unpacked_destroy(&u);
+}
+
+static void worker_done(void *arg)
+{
+	front_req *r = arg;
+	corrald *d = r->d;
+	int rv = nng_aio_result(r->waio);
+	if (!r->wsent) {
+		if (rv == 0) {
+			r->wsent = true;
+			nng_ctx_recv(r->wctx, r->waio);
+			return;
+		}
+		nng_msg_free(nng_aio_get_msg(r->waio));
+	}
+	if (rv == 0) {
+		nng_msg *wm = nng_aio_get_msg(r->waio);
+		reply_from_worker(r, wm);
+		nng_msg_free(wm);
+	} else {
+		msgpack_sbuffer_clear(&r->sb);
+		if (rv == NNG_ETIMEDOUT) {
+			snprintf(r->err, sizeof r->err,
+			    "model '%s' version %lld did not answer within %lld ms",
+			    r->model_name, (long long)r->version, (long long)r->timeout_ms);
+			wire_pack_error(&r->pk, r->req.id, CORRAL_E_DEADLINE_EXCEEDED, r->err);
+		} else {
+			pthread_mutex_lock(&d->lock);
+			snprintf(r->err, sizeof r->err,
+			    "the worker serving model '%s' version %lld ended: %s",
+			    r->model_name, (long long)r->version,
+			    r->w->cause[0] ? r->w->cause : nng_strerror(rv));
+			pthread_mutex_unlock(&d->lock);
+			wire_pack_error(&r->pk, r->req.id, CORRAL_E_WORKER_CRASHED, r->err);
+		}
+	}
+	nng_ctx_close(r->wctx);
+	worker_unref(d, r->w);
+	r->w = NULL;
+	front_send(r);
+}
+
+static void front_infer(front_req *r)
+{
+	corrald *d = r->d;
+	corral_status st = CORRAL_OK;
+	pthread_mutex_lock(&d->lock);
+	model_version *mv = models_find(d, r->req.model, r->req.version, &st,
+	    r->err, sizeof r->err);
+	if (mv != NULL && (mv->state != VERSION_READY || mv->w == NULL)) {
+		st = CORRAL_E_UNAVAILABLE;
+		snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
+		    mv->model->name, (long long)mv->version, version_state_name(mv->state),
+		    mv->last_cause[0] ? ": " : "", mv->last_cause);
+	}
+	if (st == CORRAL_OK) {
+		r->w = mv->w;
+		worker_ref(r->w);
+		r->model_name = mv->model->name;
+		r->version = mv->version;
+		r->timeout_ms = mv->model->cfg.request_timeout_ms
+		    ? mv->model->cfg.request_timeout_ms : d->cfg.request_timeout_ms;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (st != CORRAL_OK) {
+		front_send_error(r, st, r->err);
+		return;
+	}
+
+	nng_msg *wm = NULL;
+	int rv = 0;
+	if ((st = build_worker_request(r)) == CORRAL_OK &&
+	    ((rv = nng_msg_alloc(&wm, 0)) != 0 ||
+		(rv = nng_msg_append(wm, r->sb.data, r->sb.size)) != 0 ||
+		(rv = nng_ctx_open(&r->wctx, r->w->sock)) != 0)) {
+		st = rv == NNG_ECLOSED ? CORRAL_E_WORKER_CRASHED : CORRAL_E_INTERNAL;
+		snprintf(r->err, sizeof r->err, "cannot reach the worker: %s", nng_strerror(rv));
+	}
+	if (st != CORRAL_OK) {
+		nng_msg_free(wm);
+		worker_unref(d, r->w);
+		r->w = NULL;
+		front_send_error(r, st, r->err);
+		return;
+	}
+	r->wsent = false;
+	nng_aio_set_msg(r->waio, wm);
+	nng_aio_set_timeout(r->waio, (nng_duration)r->timeout_ms);
+	nng_ctx_send(r->wctx, r->waio);
+}
+
+/* ------------------------------------------------------------ dispatch --- */
+
+static void front_handle(front_req *r)
+{
+	size_t len = nng_msg_len(r->msg);
+	if (len > (size_t)r->d->cfg.max_request_bytes) {
+		snprintf(r->err, sizeof r->err,
+		    "request of %zu bytes is over the limit of %lld bytes", len,
+		    (long long)r->d->cfg.max_request_bytes);
+		front_send_error(r, CORRAL_E_PAYLOAD_TOO_LARGE, r->err);
+		return;
+	}
+	corral_status st = wire_request_parse(&r->req, nng_msg_body(r->msg), len,
+	    r->err, sizeof r->err);
+	r->parsed = true;
+	if (st != CORRAL_OK) {
+		front_send_error(r, st, r->err);
+		return;
+	}
+	wire_str op = r->req.op;
+	if (wire_str_eq(op, "infer")) {
+		front_infer(r);
+		return;
+	}
+	corral_status (*handler)(corrald *, const wire_request *, msgpack_packer *,
+	    char *, size_t) = wire_str_eq(op, "metadata") ? op_metadata
+	    : wire_str_eq(op, "models")                   ? op_models
+	    : wire_str_eq(op, "health")                   ? op_health
+							  : NULL;
+	if (handler == NULL) {
+		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",
+		    (int)(op.len > 64 ? 64 : op.len), op.ptr);
+		front_send_error(r, CORRAL_E_UNKNOWN_OP, r->err);
+		return;
+	}
+	if (handler == op_metadata && r->req.model.len == 0) {
+		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, "metadata needs 'model'");
+		return;
+	}
+	msgpack_sbuffer_clear(&r->sb);
+	st = handler(r->d, &r->req, &r->pk, r->err, sizeof r->err);
+	if (st != CORRAL_OK)
+		front_send_error(r, st, r->err);
+	else
+		front_send(r);
+}
+
+static void front_done(void *arg)
+{
+	front_req *r = arg;
+	int rv = nng_aio_result(r->aio);
+	if (r->sending) {
+		r->sending = false;
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(r->aio));
+	} else if (rv == 0) {
+		r->msg = nng_aio_get_msg(r->aio);
+		front_handle(r);
+		return;
+	}
+	/* Closed or stopped: the daemon is shutting down; do not re-arm. */
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+		return;
+	front_recv(r);
+}
+
+/* ------------------------------------------------------------- set-up --- */
+
+front *front_start(corrald *d, char *err, size_t errlen)
+{
+	front *f = calloc(1, sizeof *f);
+	size_t n = (size_t)d->cfg.concurrency;
+	if (f == NULL || (f->reqs = calloc(n, sizeof *f->reqs)) == NULL) {
+		free(f);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	f->d = d;
+	int rv;
+	size_t hard = (size_t)d->cfg.max_request_bytes * FRONT_RECV_HARD_FACTOR;
+	if ((rv = nng_rep0_open(&f->sock)) != 0 ||
+	    (rv = nng_socket_set_size(f->sock, NNG_OPT_RECVMAXSZ, hard)) != 0) {
+		snprintf(err, errlen, "client socket: %s", nng_strerror(rv));
+		goto fail;
+	}
+	for (size_t i = 0; i < d->cfg.n_listen; i++)
+		if ((rv = nng_listen(f->sock, d->cfg.listen[i], NULL, 0)) != 0) {
+			snprintf(err, errlen, "listen %s: %s", d->cfg.listen[i], nng_strerror(rv));
+			goto fail;
+		}
+	for (size_t i = 0; i < n; i++) {
+		front_req *r = &f->reqs[i];
+		r->d = d;
+		msgpack_sbuffer_init(&r->sb);
+		msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
+		if ((rv = nng_ctx_open(&r->ctx, f->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&r->aio, front_done, r)) != 0 ||
+		    (rv = nng_aio_alloc(&r->waio, worker_done, r)) != 0) {
+			snprintf(err, errlen, "client contexts: %s", nng_strerror(rv));
+			f->n = i + 1;
+			goto fail;
+		}
+		f->n = i + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		front_recv(&f->reqs[i]);
+	return f;
+fail:
+	front_stop(f);
+	return NULL;
+}
+
+void front_stop(front *f)
+{
+	nng_close(f->sock);
+	/* Stop every operation (waiting for running callbacks) before freeing
+	 * anything a callback might touch. */
+	for (size_t i = 0; i < f->n; i++) {
+		nng_aio_stop(f->reqs[i].waio);
+		nng_aio_stop(f->reqs[i].aio);
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		front_req *r = &f->reqs[i];
+		nng_aio_free(r->waio);
+		nng_aio_free(r->aio);
+		if (r->parsed)
+			wire_request_fini(&r->req);
+		if (r->msg)
+			nng_msg_free(r->msg);
+		if (r->w)
+			worker_unref(f->d, r->w);
+		msgpack_sbuffer_destroy(&r->sb);
+	}
+	free(f->reqs);
+	free(f);
+}

@@ -1,0 +1,95 @@
+/* info_ops.c - metadata, models and health replies (docs/protocol.md). */
+#include <stdio.h>
+
+#include "info_ops.h"
+
+static corral_status packed(int rc, char *err, size_t errlen)
+{
+	if (rc == 0)
+		return CORRAL_OK;
+	snprintf(err, errlen, "out of memory");
+	return CORRAL_E_INTERNAL;
+}
+
+corral_status op_metadata(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen)
+{
+	corral_status st = CORRAL_OK;
+	pthread_mutex_lock(&d->lock);
+	model_version *mv = models_find(d, req->model, req->version, &st, err, errlen);
+	if (mv != NULL && mv->meta == NULL) {
+		st = CORRAL_E_UNAVAILABLE;
+		snprintf(err, errlen, "model '%s' version %lld has not been ready yet (%s)",
+		    mv->model->name, (long long)mv->version,
+		    version_state_name(mv->state));
+	}
+	if (st != CORRAL_OK) {
+		pthread_mutex_unlock(&d->lock);
+		return st;
+	}
+	/* meta is the worker's describe reply: {plugin, plugin_version,
+	 * inputs, outputs}; add who we are around it. */
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	size_t off = 0;
+	msgpack_unpack_next(&u, mv->meta, mv->meta_len, &off); /* checked at READY */
+	const msgpack_object_map *meta = &u.data.via.map;
+	const model *m = mv->model;
+	int rc = msgpack_pack_map(pk, (req->id ? 5 : 4) + meta->size) ||
+	    wire_pack_envelope(pk, req->id) || wire_pack_kv_str(pk, "name", m->name) ||
+	    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
+	    wire_pack_cstr(pk, "versions") || msgpack_pack_array(pk, m->n_versions);
+	for (size_t i = 0; rc == 0 && i < m->n_versions; i++)
+		rc = wire_pack_i64(pk, m->versions[i].version);
+	for (uint32_t i = 0; rc == 0 && i < meta->size; i++)
+		rc = msgpack_pack_object(pk, meta->ptr[i].key) ||
+		    msgpack_pack_object(pk, meta->ptr[i].val);
+	msgpack_unpacked_destroy(&u);
+	pthread_mutex_unlock(&d->lock);
+	return packed(rc, err, errlen);
+}
+
+corral_status op_models(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&d->lock);
+	size_t total = 0;
+	for (size_t i = 0; i < d->n_models; i++)
+		total += d->models[i].n_versions;
+	int rc = msgpack_pack_map(pk, req->id ? 3 : 2) ||
+	    wire_pack_envelope(pk, req->id) || wire_pack_cstr(pk, "models") ||
+	    msgpack_pack_array(pk, total);
+	for (size_t i = 0; rc == 0 && i < d->n_models; i++) {
+		model *m = &d->models[i];
+		for (size_t j = 0; rc == 0 && j < m->n_versions; j++) {
+			model_version *mv = &m->versions[j];
+			bool has_cause = mv->last_cause[0] != '\0';
+			rc = msgpack_pack_map(pk, has_cause ? 5 : 4) ||
+			    wire_pack_kv_str(pk, "name", m->name) ||
+			    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
+			    wire_pack_kv_str(pk, "state", version_state_name(mv->state)) ||
+			    wire_pack_cstr(pk, "default") ||
+			    (mv == model_default(m) ? msgpack_pack_true(pk)
+						    : msgpack_pack_false(pk)) ||
+			    (has_cause && wire_pack_kv_str(pk, "last_error", mv->last_cause));
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return packed(rc, err, errlen);
+}
+
+corral_status op_health(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen)
+{
+	bool ready = true;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i].n_versions; j++)
+			ready = ready && d->models[i].versions[j].state == VERSION_READY;
+	pthread_mutex_unlock(&d->lock);
+	int rc = msgpack_pack_map(pk, req->id ? 4 : 3) ||
+	    wire_pack_envelope(pk, req->id) || wire_pack_cstr(pk, "live") ||
+	    msgpack_pack_true(pk) || wire_pack_cstr(pk, "ready") ||
+	    (ready ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+	return packed(rc, err, errlen);
+}

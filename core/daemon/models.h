@@ -1,0 +1,104 @@
+/*
+ * models.h - the daemon's table of served models, their versions and the
+ * worker serving each version. The table is built once at start from the
+ * repository; afterwards only the per-version state changes, always under
+ * corrald.lock.
+ */
+#ifndef CORRAL_MODELS_H
+#define CORRAL_MODELS_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <nng/nng.h>
+
+#include "config.h"
+#include "wire.h"
+
+typedef enum version_state {
+	VERSION_STARTING, /* a worker is loading the model */
+	VERSION_READY,    /* a worker answers requests */
+	VERSION_CRASHED,  /* the worker died; a new one starts soon */
+	VERSION_FAILED,   /* cannot be served (load or confinement error) */
+	VERSION_STOPPED,  /* the daemon is shutting down */
+} version_state;
+
+const char *version_state_name(version_state s);
+
+typedef struct model_version model_version;
+typedef struct model model;
+
+/* One corral-worker process. Freed when its last reference goes: the
+ * version holds one while the process runs, each request in flight holds
+ * one. */
+typedef struct corrald corrald;
+
+typedef struct worker {
+	corrald *d;
+	model_version *mv;
+	pid_t pid;           /* 0 once reaped (lock) */
+	nng_socket sock;     /* REQ, listening on sock_url */
+	nng_ctx probe_ctx;   /* the describe request that signals READY */
+	nng_aio *probe_aio;
+	bool probe_sent;     /* the probe's send finished; now receiving */
+	int refs;            /* lock */
+	char cause[192];     /* why it ended; set before sock is closed */
+	char sock_url[PATH_MAX + 8];
+} worker;
+
+struct model_version {
+	model *model;
+	int64_t version;
+	char *dir;
+	version_state state;  /* lock */
+	worker *w;            /* the current worker, or NULL (lock) */
+	int64_t restart_at_ms; /* when CRASHED: when to start again */
+	unsigned restarts;
+	char last_cause[192];
+	char *meta;           /* describe reply of the last READY worker */
+	size_t meta_len;
+};
+
+struct model {
+	char *name;
+	model_config cfg;
+	char *plugin_path;
+	model_version *versions; /* ascending by version */
+	size_t n_versions;
+};
+
+struct corrald {
+	daemon_config cfg;
+	char *worker_exe;
+	char *plugin_dir;
+	char *worker_dir; /* <runtime_dir>/workers, 0700 */
+	pthread_mutex_t lock;
+	model *models;
+	size_t n_models;
+	unsigned long long spawn_seq;
+};
+
+/*
+ * Scan cfg.model_repository: every folder with a config.yaml is a model,
+ * its numeric subfolders are versions, filtered by the version policy.
+ * A model whose config is broken is logged and skipped; the daemon serves
+ * the rest. Returns 0, or -1 with err when the repository is unreadable.
+ */
+int models_load(corrald *d, char *err, size_t errlen);
+void models_free(corrald *d);
+
+/* Find the version a request names (version 0: the model's default, its
+ * highest served version). Call with the lock held. On failure returns
+ * NULL with *st MODEL_NOT_FOUND or VERSION_NOT_FOUND and a message. */
+model_version *models_find(corrald *d, wire_str name, int64_t version,
+    corral_status *st, char *err, size_t errlen);
+
+/* The version served when a request names none. */
+model_version *model_default(model *m);
+
+/* Milliseconds on the monotonic clock. */
+int64_t now_ms(void);
+
+#endif

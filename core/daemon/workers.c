@@ -1,0 +1,367 @@
+/*
+ * workers.c - the life of a corral-worker process, seen from the daemon.
+ *
+ * Each spawn gets a fresh REQ socket listening on a fresh ipc path in the
+ * private worker folder. A fresh socket per process matters: nng's REQ
+ * resends a request whose pipe closed on the next pipe to connect, and a
+ * request that killed one worker must not be replayed into its successor.
+ * When a worker dies its socket is closed, which completes every request in
+ * flight on it with NNG_ECLOSED; their handlers then report w->cause.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "../worker/worker_exit.h"
+#include "log.h"
+#include "workers.h"
+
+#define MAX_ARGS (16 + 2 * CONFIG_MAX_PARAMS)
+
+void worker_ref(worker *w)
+{
+	w->refs++;
+}
+
+void worker_unref(corrald *d, worker *w)
+{
+	pthread_mutex_lock(&d->lock);
+	bool last = --w->refs == 0;
+	pthread_mutex_unlock(&d->lock);
+	if (!last)
+		return;
+	/* nng_aio_free waits for a running probe callback, which takes the
+	 * lock: so this runs without it. */
+	if (w->probe_aio)
+		nng_aio_free(w->probe_aio);
+	free(w);
+}
+
+/* --------------------------------------------------------- readiness --- */
+
+/* Does the describe reply look like a signature (a map without error)? */
+static bool probe_reply_ok(const nng_msg *m)
+{
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	size_t off = 0;
+	bool ok = msgpack_unpack_next(&u, nng_msg_body((nng_msg *)m),
+		      nng_msg_len((nng_msg *)m), &off) == MSGPACK_UNPACK_SUCCESS &&
+	    u.data.type == MSGPACK_OBJECT_MAP &&
+	    wire_map_get(&u.data, "error") == NULL &&
+	    wire_map_get(&u.data, "inputs") != NULL;
+	msgpack_unpacked_destroy(&u);
+	return ok;
+}
+
+/* The describe probe moved on: its send finished (so receive), or its reply
+ * came (READY), or it failed or timed out (kill the worker; its exit is
+ * then handled by workers_reap like any other). */
+static void probe_done(void *arg)
+{
+	worker *w = arg;
+	corrald *d = w->d;
+	int rv = nng_aio_result(w->probe_aio);
+	if (rv == 0 && !w->probe_sent) {
+		w->probe_sent = true;
+		nng_ctx_recv(w->probe_ctx, w->probe_aio);
+		return;
+	}
+	if (rv != 0 && !w->probe_sent)
+		nng_msg_free(nng_aio_get_msg(w->probe_aio));
+
+	nng_msg *reply = rv == 0 ? nng_aio_get_msg(w->probe_aio) : NULL;
+	char *meta = NULL;
+	size_t meta_len = 0;
+	if (reply != NULL && probe_reply_ok(reply)) {
+		meta_len = nng_msg_len(reply);
+		if ((meta = malloc(meta_len)) != NULL)
+			memcpy(meta, nng_msg_body(reply), meta_len);
+	}
+	if (reply != NULL)
+		nng_msg_free(reply);
+
+	pthread_mutex_lock(&d->lock);
+	model_version *mv = w->mv;
+	char *old = NULL;
+	if (mv->w == w && meta != NULL) {
+		old = mv->meta;
+		mv->meta = meta;
+		mv->meta_len = meta_len;
+		mv->state = VERSION_READY;
+		meta = NULL;
+		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d)",
+		    mv->model->name, (long long)mv->version, (int)w->pid);
+	} else if (mv->w == w && w->pid > 0) {
+		snprintf(w->cause, sizeof w->cause, "did not become ready: %s",
+		    rv ? nng_strerror(rv) : "bad describe reply");
+		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d %s; killing it",
+		    mv->model->name, (long long)mv->version, (int)w->pid, w->cause);
+		kill(w->pid, SIGKILL);
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(old);
+	free(meta);
+	nng_ctx_close(w->probe_ctx);
+}
+
+static int probe_start(corrald *d, worker *w)
+{
+	nng_msg *m = NULL;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	int rv = msgpack_pack_map(&pk, 2) || wire_pack_envelope(&pk, NULL) ||
+		wire_pack_kv_str(&pk, "op", "describe")
+	    ? NNG_ENOMEM : 0;
+	if (rv == 0 && (rv = nng_msg_alloc(&m, 0)) == 0)
+		rv = nng_msg_append(m, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	if (rv == 0 && (rv = nng_ctx_open(&w->probe_ctx, w->sock)) == 0 &&
+	    (rv = nng_aio_alloc(&w->probe_aio, probe_done, w)) == 0) {
+		/* One deadline for the whole load: send waits for the dial. */
+		nng_aio_set_timeout(w->probe_aio, (nng_duration)d->cfg.worker_start_timeout_ms);
+		nng_aio_set_msg(w->probe_aio, m);
+		nng_ctx_send(w->probe_ctx, w->probe_aio);
+		return 0;
+	}
+	nng_msg_free(m);
+	return rv;
+}
+
+/* ------------------------------------------------------------ spawning --- */
+
+static pid_t spawn_process(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* Child of a threaded parent: only async-signal-safe calls until exec. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close_range(3, ~0u, 0);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+void worker_spawn(corrald *d, model_version *mv)
+{
+	worker *w = calloc(1, sizeof *w);
+	if (w == NULL) {
+		log_msg(LOG_ERROR, "out of memory starting a worker");
+		return;
+	}
+	w->d = d;
+	w->mv = mv;
+	w->refs = 1; /* the version's */
+	snprintf(w->sock_url, sizeof w->sock_url, "ipc://%s/w%llu.sock",
+	    d->worker_dir, ++d->spawn_seq);
+
+	int rv;
+	if ((rv = nng_req0_open(&w->sock)) != 0) {
+		log_msg(LOG_ERROR, "worker socket: %s", nng_strerror(rv));
+		free(w);
+		return;
+	}
+	if ((rv = nng_socket_set_ms(w->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
+	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ,
+		 (size_t)d->cfg.max_response_bytes)) ||
+	    (rv = nng_listen(w->sock, w->sock_url, NULL, 0))) {
+		log_msg(LOG_ERROR, "worker socket %s: %s", w->sock_url, nng_strerror(rv));
+		nng_close(w->sock);
+		free(w);
+		return;
+	}
+
+	model *m = mv->model;
+	char version[24], parent[24];
+	char params[CONFIG_MAX_PARAMS][512];
+	snprintf(version, sizeof version, "%lld", (long long)mv->version);
+	snprintf(parent, sizeof parent, "%d", (int)getpid());
+	char *argv[MAX_ARGS];
+	size_t n = 0;
+	argv[n++] = d->worker_exe;
+	argv[n++] = "--plugin";
+	argv[n++] = m->plugin_path;
+	argv[n++] = "--model";
+	argv[n++] = m->name;
+	argv[n++] = "--version";
+	argv[n++] = version;
+	argv[n++] = "--dir";
+	argv[n++] = mv->dir;
+	argv[n++] = "--connect";
+	argv[n++] = w->sock_url;
+	argv[n++] = "--parent";
+	argv[n++] = parent;
+	for (size_t i = 0; i < m->cfg.n_params; i++) {
+		snprintf(params[i], sizeof params[i], "%s=%s", m->cfg.params[i].key,
+		    m->cfg.params[i].value);
+		argv[n++] = "--param";
+		argv[n++] = params[i];
+	}
+	argv[n] = NULL;
+
+	pid_t pid = spawn_process(argv);
+	if (pid < 0) {
+		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
+		nng_close(w->sock);
+		free(w);
+		pthread_mutex_lock(&d->lock);
+		mv->state = VERSION_CRASHED;
+		mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	w->pid = pid;
+	mv->w = w;
+	mv->state = VERSION_STARTING;
+	pthread_mutex_unlock(&d->lock);
+	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (%s)",
+	    m->name, (long long)mv->version, (int)pid, m->plugin_path);
+	if ((rv = probe_start(d, w)) != 0) {
+		log_msg(LOG_ERROR, "worker probe: %s", nng_strerror(rv));
+		kill(pid, SIGKILL);
+	}
+}
+
+/* ------------------------------------------------------------- reaping --- */
+
+static void describe_exit(int status, char *out, size_t n)
+{
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		if (sig == SIGSYS)
+			snprintf(out, n, "killed by SIGSYS: sandbox violation");
+		else
+			snprintf(out, n, "killed by signal %d (%s)", sig, strsignal(sig));
+		return;
+	}
+	int code = WEXITSTATUS(status);
+	static const char *const meanings[] = {
+	    [WORKER_EXIT_USAGE - 64] = "bad worker arguments",
+	    [WORKER_EXIT_PLUGIN - 64] = "plugin could not be loaded",
+	    [WORKER_EXIT_LOAD - 64] = "model could not be loaded",
+	    [WORKER_EXIT_CONFINE - 64] = "confinement could not be applied",
+	    [WORKER_EXIT_CONNECT - 64] = "could not connect to the daemon",
+	    [WORKER_EXIT_SERVE - 64] = "request loop failed",
+	};
+	const char *what = code == 127 ? "worker executable could not be run"
+	    : code >= 64 && code <= WORKER_EXIT_SERVE ? meanings[code - 64]
+						      : "exited";
+	snprintf(out, n, "exit code %d: %s", code, what);
+}
+
+static worker *find_worker_locked(corrald *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i].n_versions; j++) {
+			worker *w = d->models[i].versions[j].w;
+			if (w != NULL && w->pid == pid)
+				return w;
+		}
+	return NULL;
+}
+
+void workers_reap(corrald *d)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		pthread_mutex_lock(&d->lock);
+		worker *w = find_worker_locked(d, pid);
+		if (w == NULL) {
+			pthread_mutex_unlock(&d->lock);
+			continue;
+		}
+		model_version *mv = w->mv;
+		char cause[sizeof w->cause];
+		describe_exit(status, cause, sizeof cause);
+		if (w->cause[0] == '\0') /* else the probe already said why */
+			memcpy(w->cause, cause, sizeof cause);
+		snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
+		w->pid = 0;
+		mv->w = NULL;
+		bool permanent = WIFEXITED(status) &&
+		    (worker_exit_is_permanent(WEXITSTATUS(status)) ||
+			WEXITSTATUS(status) == 127);
+		if (mv->state == VERSION_STOPPED) {
+			/* shutting down: stay stopped */
+		} else if (permanent) {
+			mv->state = VERSION_FAILED;
+		} else {
+			mv->state = VERSION_CRASHED;
+			mv->restarts++;
+			mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
+		}
+		log_msg(mv->state == VERSION_STOPPED ? LOG_INFO : LOG_ERROR,
+		    "model %s version %lld: worker pid %d ended (%s); now %s",
+		    mv->model->name, (long long)mv->version, (int)pid, w->cause,
+		    version_state_name(mv->state));
+		pthread_mutex_unlock(&d->lock);
+
+		nng_close(w->sock); /* fails its requests in flight */
+		worker_unref(d, w);
+	}
+}
+
+void workers_tick(corrald *d)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i].n_versions; j++) {
+			model_version *mv = &d->models[i].versions[j];
+			pthread_mutex_lock(&d->lock);
+			bool due = mv->state == VERSION_CRASHED && mv->restart_at_ms <= now;
+			pthread_mutex_unlock(&d->lock);
+			if (due)
+				worker_spawn(d, mv);
+		}
+}
+
+void workers_stop_all(corrald *d, int64_t grace_ms)
+{
+	pthread_mutex_lock(&d->lock);
+	size_t running = 0;
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i].n_versions; j++) {
+			model_version *mv = &d->models[i].versions[j];
+			mv->state = VERSION_STOPPED;
+			if (mv->w != NULL && mv->w->pid > 0) {
+				kill(mv->w->pid, SIGTERM);
+				running++;
+			}
+		}
+	pthread_mutex_unlock(&d->lock);
+
+	int64_t deadline = now_ms() + grace_ms;
+	bool killed = false;
+	for (;;) {
+		workers_reap(d);
+		pthread_mutex_lock(&d->lock);
+		running = 0;
+		for (size_t i = 0; i < d->n_models; i++)
+			for (size_t j = 0; j < d->models[i].n_versions; j++) {
+				worker *w = d->models[i].versions[j].w;
+				if (w == NULL)
+					continue;
+				running++;
+				if (!killed && now_ms() >= deadline)
+					kill(w->pid, SIGKILL);
+			}
+		pthread_mutex_unlock(&d->lock);
+		if (running == 0)
+			break;
+		killed = killed || now_ms() >= deadline;
+		usleep(10000);
+	}
+}

@@ -1,0 +1,32 @@
+/*
+ * workers.h - starting, watching and replacing corral-worker processes.
+ *
+ * Threads: worker_spawn, workers_reap, workers_tick and workers_stop_all
+ * run on the supervisor thread (corrald's main thread). worker_ref and
+ * worker_unref are called by request handlers on nng's threads.
+ */
+#ifndef CORRAL_WORKERS_H
+#define CORRAL_WORKERS_H
+
+#include "models.h"
+
+/* Start a worker for mv (state STARTING until its describe reply comes
+ * back). On failure mv becomes CRASHED and is retried later. */
+void worker_spawn(corrald *d, model_version *mv);
+
+/* Collect every exited child and update its version: FAILED for a
+ * permanent failure, else CRASHED with a restart scheduled. Requests in
+ * flight on it fail with WORKER_CRASHED naming the cause. */
+void workers_reap(corrald *d);
+
+/* Start workers whose restart time has come. */
+void workers_tick(corrald *d);
+
+/* Stop every worker (SIGTERM, then SIGKILL after grace_ms) and wait. */
+void workers_stop_all(corrald *d, int64_t grace_ms);
+
+/* Take a reference (lock held) / drop one (lock NOT held). */
+void worker_ref(worker *w);
+void worker_unref(corrald *d, worker *w);
+
+#endif

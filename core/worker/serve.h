@@ -1,0 +1,26 @@
+/*
+ * serve.h - corral-worker's request loop: the daemon-to-worker protocol
+ * (docs/architecture.md, "Daemon and worker").
+ */
+#ifndef CORRAL_WORKER_SERVE_H
+#define CORRAL_WORKER_SERVE_H
+
+#include <nng/nng.h>
+
+#include <corral/plugin.h>
+
+typedef struct worker_model {
+	const corral_plugin *plugin;
+	void *handle; /* from plugin->load */
+	corral_signature sig;
+} worker_model;
+
+/* Answer requests on `sock` (a REP socket dialled to the daemon) one at a
+ * time until the socket is closed. Returns 0 on a clean end, -1 on a
+ * failure that should end the worker. */
+int worker_serve(nng_socket sock, const worker_model *m);
+
+/* The worker's corral_host_api (output_alloc and log). */
+extern const corral_host_api worker_host_api;
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * worker_exit.h - corral-worker's exit codes, which the daemon reads to
+ * tell a permanent failure (never restart) from a crash (restart).
+ */
+#ifndef CORRAL_WORKER_EXIT_H
+#define CORRAL_WORKER_EXIT_H
+
+enum worker_exit {
+	WORKER_EXIT_OK = 0,      /* told to stop, or the daemon went away */
+	WORKER_EXIT_USAGE = 64,  /* bad command line: a daemon bug */
+	WORKER_EXIT_PLUGIN = 65, /* dlopen failed or the ABI check refused it */
+	WORKER_EXIT_LOAD = 66,   /* the plugin could not load the model */
+	WORKER_EXIT_CONFINE = 67, /* confinement could not be applied */
+	WORKER_EXIT_CONNECT = 68, /* could not reach the daemon's socket */
+	WORKER_EXIT_SERVE = 69,   /* the request loop failed */
+};
+
+/* Permanent failures: restarting would fail the same way. */
+static inline int worker_exit_is_permanent(int code)
+{
+	return code == WORKER_EXIT_USAGE || code == WORKER_EXIT_PLUGIN ||
+	    code == WORKER_EXIT_LOAD || code == WORKER_EXIT_CONFINE;
+}
+
+#endif

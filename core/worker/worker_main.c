@@ -1,0 +1,148 @@
+/*
+ * corral-worker - one model version in one confined process.
+ *
+ *   corral-worker --plugin PATH --model NAME --version N --dir DIR
+ *                 --connect URL --parent PID [--param KEY=VALUE]...
+ *
+ * Started only by corrald (fork + exec). Order matters: the plugin is
+ * loaded and the model read while the process may still open files; the
+ * connection to the daemon is made; then the serving seccomp filter is
+ * applied to every thread, and only then is the first request read.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
+#include "plugin_host.h"
+#include "seccomp_policy.h"
+#include "serve.h"
+#include "worker_exit.h"
+
+#define MAX_PARAMS 64
+
+struct worker_args {
+	const char *plugin, *model, *dir, *url;
+	int64_t version;
+	long parent;
+	corral_param params[MAX_PARAMS];
+	size_t n_params;
+};
+
+static char worker_label[160] = "corral-worker";
+
+static void die(int code, const char *what, const char *detail)
+{
+	fprintf(stderr, "%s: %s: %s\n", worker_label, what, detail);
+	_exit(code);
+}
+
+static void parse_args(int argc, char **argv, struct worker_args *a)
+{
+	static const struct option opts[] = {
+		{"plugin", required_argument, NULL, 'p'},
+		{"model", required_argument, NULL, 'm'},
+		{"version", required_argument, NULL, 'v'},
+		{"dir", required_argument, NULL, 'd'},
+		{"connect", required_argument, NULL, 'c'},
+		{"parent", required_argument, NULL, 'P'},
+		{"param", required_argument, NULL, 'k'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': a->plugin = optarg; break;
+		case 'm': a->model = optarg; break;
+		case 'v': a->version = strtoll(optarg, NULL, 10); break;
+		case 'd': a->dir = optarg; break;
+		case 'c': a->url = optarg; break;
+		case 'P': a->parent = strtol(optarg, NULL, 10); break;
+		case 'k': {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL || a->n_params == MAX_PARAMS)
+				die(WORKER_EXIT_USAGE, "bad --param", optarg);
+			*eq = '\0';
+			a->params[a->n_params++] = (corral_param){optarg, eq + 1};
+			break;
+		}
+		default: die(WORKER_EXIT_USAGE, "usage", "unknown option");
+		}
+	}
+	if (!a->plugin || !a->model || !a->dir || !a->url || a->version <= 0)
+		die(WORKER_EXIT_USAGE, "usage",
+		    "--plugin, --model, --version, --dir and --connect are required");
+}
+
+/* The daemon is our only reason to exist: when its connection goes, so do
+ * we (the confined process could not reconnect anyway). */
+static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	_exit(WORKER_EXIT_OK);
+}
+
+static void check_signature(const corral_signature *sig)
+{
+	const corral_tensor_spec *all[2] = {sig->inputs, sig->outputs};
+	size_t counts[2] = {sig->n_inputs, sig->n_outputs};
+	for (int k = 0; k < 2; k++) {
+		if (counts[k] > 64 || (counts[k] > 0 && all[k] == NULL))
+			die(WORKER_EXIT_LOAD, "describe", "bad signature counts");
+		for (size_t i = 0; i < counts[k]; i++) {
+			const corral_tensor_spec *s = &all[k][i];
+			if (s->name == NULL || corral_dtype_name(s->dtype) == NULL ||
+			    s->ndim > CORRAL_MAX_DIMS || (s->ndim && s->shape == NULL))
+				die(WORKER_EXIT_LOAD, "describe",
+				    "a tensor spec has no name, a bad datatype or a bad shape");
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	/* Die with the daemon; if it is already gone, do not start at all. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct worker_args a = {0};
+	parse_args(argc, argv, &a);
+	if (a.parent > 0 && getppid() != (pid_t)a.parent)
+		die(WORKER_EXIT_OK, "start", "the daemon is gone");
+	snprintf(worker_label, sizeof worker_label, "corral-worker[%d] %s/%lld",
+	    (int)getpid(), a.model, (long long)a.version);
+
+	char err[512] = "";
+	const corral_plugin *plugin = plugin_open(a.plugin, err, sizeof err);
+	if (plugin == NULL)
+		die(WORKER_EXIT_PLUGIN, a.plugin, err);
+
+	worker_model m = {.plugin = plugin};
+	corral_load_args load = {
+	    .struct_size = sizeof load, .model_name = a.model,
+	    .model_version = a.version, .version_dir = a.dir,
+	    .params = a.params, .n_params = a.n_params};
+	if (plugin->load(&worker_host_api, &load, &m.handle, err, sizeof err) != 0)
+		die(WORKER_EXIT_LOAD, "load", err[0] ? err : "the plugin gave no reason");
+	if (plugin->describe(m.handle, &m.sig, err, sizeof err) != 0)
+		die(WORKER_EXIT_LOAD, "describe", err[0] ? err : "the plugin gave no reason");
+	check_signature(&m.sig);
+
+	nng_socket sock;
+	int rv;
+	if ((rv = nng_rep0_open(&sock)) != 0 ||
+	    (rv = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 0)) != 0 ||
+	    (rv = nng_pipe_notify(sock, NNG_PIPE_EV_REM_POST, on_pipe_removed, NULL)) != 0 ||
+	    (rv = nng_dial(sock, a.url, NULL, 0)) != 0)
+		die(WORKER_EXIT_CONNECT, a.url, nng_strerror(rv));
+
+	if (sandbox_apply_serving_policy(plugin->extra_syscalls, err, sizeof err) != 0)
+		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);
+
+	if (worker_serve(sock, &m) != 0)
+		_exit(WORKER_EXIT_SERVE);
+	_exit(WORKER_EXIT_OK);
+}

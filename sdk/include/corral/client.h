@@ -1,0 +1,123 @@
+/*
+ * corral/client.h - libcorral, the C client of corral's wire protocol.
+ *
+ * Threading: a corral_client serialises its own calls with a mutex, so one
+ * handle may be shared by threads, but calls on it run one at a time. For
+ * parallel requests open one client per thread (they are cheap).
+ *
+ * Errors: every call returns a corral_status (0 = CORRAL_OK). When `err` is
+ * not NULL, a failing call fills it with the code and a message: the
+ * server's message for server errors, a local description otherwise.
+ *
+ * Ownership: results are allocated by the library and owned by the caller
+ * until freed with the matching *_free function; pointers inside a result
+ * stay valid until then. Inputs are only read during the call.
+ */
+#ifndef CORRAL_CLIENT_H
+#define CORRAL_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CORRAL_DEFAULT_URL "ipc:///run/corral/corral.sock"
+
+typedef struct corral_client corral_client;
+
+typedef struct corral_error {
+	corral_status code;
+	char message[256];
+} corral_error;
+
+/* Dial `url` (ipc:// or tcp://; NULL for CORRAL_DEFAULT_URL). On success
+ * *out is a new client the caller closes with corral_client_close. */
+corral_status corral_client_open(corral_client **out, const char *url,
+    corral_error *err);
+
+/* Close the connection and free the client. NULL is allowed. */
+void corral_client_close(corral_client *c);
+
+/* How long a call waits for its reply, in milliseconds (default 30000). */
+void corral_client_set_timeout(corral_client *c, int timeout_ms);
+
+/* ------------------------------------------------------------- infer --- */
+
+typedef struct corral_result corral_result;
+
+/*
+ * Run `model` (version 0 = the default version) on n_inputs tensors. When
+ * output_names is not NULL, only those n_outputs outputs are returned.
+ * On success *out is a result the caller frees with corral_result_free.
+ */
+corral_status corral_infer(corral_client *c, const char *model,
+    int64_t version, const corral_tensor *inputs, size_t n_inputs,
+    const char *const *output_names, size_t n_outputs, corral_result **out,
+    corral_error *err);
+
+/* The model version that answered. */
+int64_t corral_result_model_version(const corral_result *r);
+size_t corral_result_output_count(const corral_result *r);
+/* The i-th output; its pointers are valid until corral_result_free. */
+const corral_tensor *corral_result_output(const corral_result *r, size_t i);
+/* The output called `name`, or NULL. */
+const corral_tensor *corral_result_find(const corral_result *r,
+    const char *name);
+void corral_result_free(corral_result *r);
+
+/* ---------------------------------------------------------- metadata --- */
+
+typedef struct corral_metadata {
+	char *name;
+	int64_t version;
+	char *plugin;         /* plugin name */
+	char *plugin_version; /* plugin's own version */
+	size_t n_inputs;
+	struct corral_meta_tensor {
+		char *name;
+		corral_dtype dtype;
+		uint32_t ndim;
+		int64_t shape[CORRAL_MAX_DIMS]; /* -1 = dynamic */
+	} *inputs, *outputs;
+	size_t n_outputs;
+} corral_metadata;
+
+/* The signature of `model` (version 0 = default). Free with
+ * corral_metadata_free. */
+corral_status corral_get_metadata(corral_client *c, const char *model,
+    int64_t version, corral_metadata **out, corral_error *err);
+void corral_metadata_free(corral_metadata *m);
+
+/* ------------------------------------------------------------ models --- */
+
+typedef struct corral_model_list {
+	size_t count;
+	struct corral_model_entry {
+		char *name;
+		int64_t version;
+		char *state;      /* "STARTING", "READY", "CRASHED", "FAILED" */
+		bool is_default;  /* served when a request names no version */
+	} *entries;
+} corral_model_list;
+
+corral_status corral_list_models(corral_client *c, corral_model_list **out,
+    corral_error *err);
+void corral_model_list_free(corral_model_list *l);
+
+/* ------------------------------------------------------------ health --- */
+
+/* live: the daemon answers; ready: every served model version has a READY
+ * worker. */
+corral_status corral_health(corral_client *c, bool *live, bool *ready,
+    corral_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CORRAL_CLIENT_H */
