@@ -418,7 +418,6 @@ static const corral_plugin linear_plugin = {
 	.extra_syscalls = NULL,
 };
 
-CORRAL_PLUGIN_EXPORT const corral_plugin *CORRAL_PLUGIN_ENTRY(void);
 
 CORRAL_PLUGIN_EXPORT const corral_plugin *CORRAL_PLUGIN_ENTRY(void)
 {

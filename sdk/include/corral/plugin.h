@@ -110,8 +110,10 @@ typedef struct corral_host_api {
 	 * (no -1 dimensions) for the current request, and return a buffer of
 	 * exactly elements * corral_dtype_size(dtype) bytes for the plugin to
 	 * fill; NULL when the name was already allocated, the shape is invalid,
-	 * the type is BYTES, or memory is exhausted. The host owns the buffer;
-	 * it is valid until infer() returns. `name` and `shape` are copied.
+	 * the type is BYTES, or memory is exhausted. A zero-element output
+	 * still gets a non-NULL pointer. Buffers are aligned for any scalar
+	 * type. The host owns the buffer; it is valid until infer() returns.
+	 * `name` and `shape` are copied.
 	 * Callable only from inside infer(), on the thread that called it.
 	 */
 	void *(*output_alloc)(corral_infer_ctx *ctx, const char *name,
@@ -166,7 +168,8 @@ typedef struct corral_plugin {
 	 * checked by the host against describe(): every declared input is
 	 * present once, no other; each datatype is the declared one or one in
 	 * also_accepts; the rank and every fixed dimension match). The views and their data are owned
-	 * by the host and valid only during the call. Outputs are allocated
+	 * by the host and valid only during the call. Input data points into a
+	 * network message and may be unaligned: read it with memcpy. Outputs are allocated
 	 * with host->output_alloc(ctx, ...) and filled before returning.
 	 * Runs confined: no file, socket or process calls.
 	 */
@@ -196,6 +199,12 @@ typedef const corral_plugin *(*corral_plugin_entry_fn)(void);
 #else
 #define CORRAL_PLUGIN_EXPORT
 #endif
+
+/* The prototype every plugin defines (and the only symbol it exports):
+ *   CORRAL_PLUGIN_EXPORT const corral_plugin *CORRAL_PLUGIN_ENTRY(void)
+ *   { return &my_descriptor; }
+ * Enums in this header are int-sized: build plugins without -fshort-enums. */
+CORRAL_PLUGIN_EXPORT const corral_plugin *CORRAL_PLUGIN_ENTRY(void);
 
 #ifdef __cplusplus
 }
