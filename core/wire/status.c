@@ -32,7 +32,8 @@ static const struct {
 
 #define N_STATUS (sizeof status_names / sizeof status_names[0])
 
-const char *corral_status_name(corral_status st)
+/* Exported: part of libcorral's public API (status.h). */
+__attribute__((visibility("default"))) const char *corral_status_name(corral_status st)
 {
 	for (size_t i = 0; i < N_STATUS; i++)
 		if (status_names[i].code == st)
@@ -40,7 +41,7 @@ const char *corral_status_name(corral_status st)
 	return "UNKNOWN";
 }
 
-corral_status corral_status_parse(const char *s, unsigned len)
+__attribute__((visibility("default"))) corral_status corral_status_parse(const char *s, unsigned len)
 {
 	for (size_t i = 0; i < N_STATUS; i++)
 		if (strlen(status_names[i].name) == len &&
