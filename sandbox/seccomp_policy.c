@@ -76,6 +76,15 @@ static int add_rules(scmp_filter_ctx ctx, const char *const *extra,
 		snprintf(err, errlen, "seccomp rule for clone failed");
 		return -1;
 	}
+	/* nng names its threads as they start (PR_SET_NAME), which may happen
+	 * after the filter is in place: allow naming, nothing else of prctl. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME))) {
+		snprintf(err, errlen, "seccomp rule for prctl failed");
+		return -1;
+	}
 	/* Signals only to itself (abort() raises SIGABRT with tgkill). */
 	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 		SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()))) {

@@ -1,4 +1,5 @@
 /* config.c - daemon and model configuration (config.h). */
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -163,17 +164,20 @@ static void model_policy(yaml_doc *d, yaml_node_t *root, model_config *c)
 		     it < spec->data.sequence.items.top && !d->failed; it++) {
 			yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
 			const char *s = ydoc_scalar(d, n, "specific");
-			char *end;
-			long long v = s ? strtoll(s, &end, 10) : 0;
 			if (s == NULL)
 				return;
-			if (*end != '\0' || v <= 0)
+			char *end;
+			errno = 0;
+			long long v = strtoll(s, &end, 10);
+			if (errno || end == s || *end != '\0' || v <= 0)
 				ydoc_fail(d, n, "a version must be a positive integer, not '%s'", s);
 			else if (c->n_specific == CONFIG_MAX_SPECIFIC)
 				ydoc_fail(d, n, "at most %d specific versions", CONFIG_MAX_SPECIFIC);
 			else
 				c->specific[c->n_specific++] = v;
 		}
+		if (c->n_specific == 0)
+			ydoc_fail(d, spec, "version_policy {specific: []} serves nothing");
 	}
 }
 

@@ -36,6 +36,7 @@ typedef struct front_req {
 	worker *w;      /* referenced while forwarding */
 	nng_ctx wctx;
 	bool wsent;
+	int cause_waits; /* naps taken waiting for a dead worker's cause */
 	const char *model_name; /* the model table outlives every request */
 	int64_t version;
 	int64_t timeout_ms;
@@ -171,11 +172,34 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 	msgpack_unpacked_destroy(&u);
 }
 
+/* Wait this long, at most, for the supervisor to say why a worker whose
+ * connection broke has died (it reaps on SIGCHLD, so normally at once). */
+#define CAUSE_WAIT_STEP_MS 20
+#define CAUSE_WAIT_STEPS 100
+
 static void worker_done(void *arg)
 {
 	front_req *r = arg;
 	corrald *d = r->d;
 	int rv = nng_aio_result(r->waio);
+	if (r->cause_waits > 0) {
+		/* Napping for the cause: the connection error is what we report
+		 * if none comes. */
+		pthread_mutex_lock(&d->lock);
+		bool known = r->w->cause[0] != '\0';
+		pthread_mutex_unlock(&d->lock);
+		if (!known && r->cause_waits++ < CAUSE_WAIT_STEPS) {
+			nng_sleep_aio(CAUSE_WAIT_STEP_MS, r->waio);
+			return;
+		}
+		rv = NNG_ECONNRESET;
+	} else if (rv != 0 && rv != NNG_ETIMEDOUT && r->wsent) {
+		/* The connection broke under a request: the worker is dying.
+		 * Answer once the supervisor has reaped it and knows why. */
+		r->cause_waits = 1;
+		nng_sleep_aio(0, r->waio);
+		return;
+	}
 	if (!r->wsent) {
 		if (rv == 0) {
 			r->wsent = true;
@@ -208,6 +232,7 @@ static void worker_done(void *arg)
 	nng_ctx_close(r->wctx);
 	worker_unref(d, r->w);
 	r->w = NULL;
+	r->cause_waits = 0;
 	front_send(r);
 }
 
@@ -280,6 +305,10 @@ static void front_handle(front_req *r)
 		return;
 	}
 	wire_str op = r->req.op;
+	if (wire_str_eq(op, "infer") && r->req.model.len == 0) {
+		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, "infer needs 'model'");
+		return;
+	}
 	if (wire_str_eq(op, "infer")) {
 		front_infer(r);
 		return;

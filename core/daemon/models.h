@@ -43,6 +43,7 @@ typedef struct worker {
 	nng_ctx probe_ctx;   /* the describe request that signals READY */
 	nng_aio *probe_aio;
 	bool probe_sent;     /* the probe's send finished; now receiving */
+	int report_fd;       /* read end of the worker's report pipe */
 	int refs;            /* lock */
 	char cause[192];     /* why it ended; set before sock is closed */
 	char sock_url[PATH_MAX + 8];

@@ -9,6 +9,7 @@
  * flight on it with NNG_ECLOSED; their handlers then report w->cause.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ void worker_unref(corrald *d, worker *w)
 	 * lock: so this runs without it. */
 	if (w->probe_aio)
 		nng_aio_free(w->probe_aio);
+	if (w->report_fd >= 0)
+		close(w->report_fd);
 	free(w);
 }
 
@@ -139,7 +142,9 @@ static int probe_start(corrald *d, worker *w)
 
 /* ------------------------------------------------------------ spawning --- */
 
-static pid_t spawn_process(char *const argv[])
+/* fork + exec with the report pipe's write end as fd 3 and no other
+ * descriptor beyond stdio. */
+static pid_t spawn_process(char *const argv[], int report_wr)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -148,9 +153,24 @@ static pid_t spawn_process(char *const argv[])
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_range(3, ~0u, 0);
+	if (report_wr != WORKER_REPORT_FD && dup2(report_wr, WORKER_REPORT_FD) < 0)
+		_exit(127);
+	close_range(WORKER_REPORT_FD + 1, ~0u, 0);
 	execv(argv[0], argv);
 	_exit(127);
+}
+
+/* Append what the worker wrote to its report pipe (why it could not serve)
+ * to its cause. The worker is dead, so the read cannot block for long. */
+static void read_report(worker *w)
+{
+	char buf[160];
+	ssize_t n = read(w->report_fd, buf, sizeof buf - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	size_t len = strlen(w->cause);
+	snprintf(w->cause + len, sizeof w->cause - len, " (%s)", buf);
 }
 
 void worker_spawn(corrald *d, model_version *mv)
@@ -163,6 +183,7 @@ void worker_spawn(corrald *d, model_version *mv)
 	w->d = d;
 	w->mv = mv;
 	w->refs = 1; /* the version's */
+	w->report_fd = -1;
 	snprintf(w->sock_url, sizeof w->sock_url, "ipc://%s/w%llu.sock",
 	    d->worker_dir, ++d->spawn_seq);
 
@@ -182,8 +203,18 @@ void worker_spawn(corrald *d, model_version *mv)
 		return;
 	}
 
+	int report[2];
+	if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_msg(LOG_ERROR, "worker report pipe: %s", strerror(errno));
+		nng_close(w->sock);
+		free(w);
+		return;
+	}
+	w->report_fd = report[0];
+
 	model *m = mv->model;
-	char version[24], parent[24];
+	char version[24], parent[24], report_arg[16];
+	snprintf(report_arg, sizeof report_arg, "%d", WORKER_REPORT_FD);
 	char params[CONFIG_MAX_PARAMS][512];
 	snprintf(version, sizeof version, "%lld", (long long)mv->version);
 	snprintf(parent, sizeof parent, "%d", (int)getpid());
@@ -202,6 +233,8 @@ void worker_spawn(corrald *d, model_version *mv)
 	argv[n++] = w->sock_url;
 	argv[n++] = "--parent";
 	argv[n++] = parent;
+	argv[n++] = "--report-fd";
+	argv[n++] = report_arg;
 	for (size_t i = 0; i < m->cfg.n_params; i++) {
 		snprintf(params[i], sizeof params[i], "%s=%s", m->cfg.params[i].key,
 		    m->cfg.params[i].value);
@@ -210,10 +243,12 @@ void worker_spawn(corrald *d, model_version *mv)
 	}
 	argv[n] = NULL;
 
-	pid_t pid = spawn_process(argv);
+	pid_t pid = spawn_process(argv, report[1]);
+	close(report[1]);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
 		nng_close(w->sock);
+		close(w->report_fd);
 		free(w);
 		pthread_mutex_lock(&d->lock);
 		mv->state = VERSION_CRASHED;
@@ -288,6 +323,7 @@ void workers_reap(corrald *d)
 		describe_exit(status, cause, sizeof cause);
 		if (w->cause[0] == '\0') /* else the probe already said why */
 			memcpy(w->cause, cause, sizeof cause);
+		read_report(w);
 		snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
 		w->pid = 0;
 		mv->w = NULL;

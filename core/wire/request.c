@@ -78,7 +78,8 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 		return CORRAL_E_MALFORMED;
 	}
 	if (ret == MSGPACK_UNPACK_NOMEM_ERROR) {
-		snprintf(err, errlen, "message declares more items than memory allows");
+		snprintf(err, errlen,
+		    "message nests too deeply or declares more items than memory allows");
 		return CORRAL_E_MALFORMED;
 	}
 	if (ret != MSGPACK_UNPACK_SUCCESS) {

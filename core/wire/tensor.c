@@ -5,7 +5,6 @@
  * Raw tensor data is little-endian. corral builds only for little-endian
  * hosts (checked below), so raw values are the host's own bytes.
  */
-#include <math.h>
 #include <stdio.h>
 
 #include "wire.h"
@@ -16,47 +15,49 @@
 
 /* ------------------------------------------------- half-precision --- */
 
-/* IEEE binary16 from a double, rounding to nearest even. Hand-written
- * because no Debian C library offers it without a C++ or GPU stack. */
-static uint16_t fp16_from_double(double d)
+/*
+ * A 16-bit IEEE-style float with `ebits` exponent and `mbits` mantissa bits
+ * (binary16: 5/10, bfloat16: 8/7) from a double, rounding to nearest even
+ * in one step (going through float first would round twice). Hand-written
+ * because no Debian C library offers it without a C++ or GPU stack.
+ */
+static uint16_t half_from_double(double d, int ebits, int mbits)
 {
-	float f = (float)d;
-	uint32_t x;
-	memcpy(&x, &f, 4);
-	uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-	uint32_t exp = (x >> 23) & 0xffu, mant = x & 0x7fffffu;
-	if (exp == 0xffu) /* inf or NaN (keep NaN quiet) */
-		return sign | 0x7c00u | (mant ? 0x200u : 0);
-	int e = (int)exp - 127 + 15;
-	if (e >= 0x1f)
-		return sign | 0x7c00u; /* overflow: infinity */
-	if (e <= 0) {              /* subnormal or zero */
-		if (e < -10)
-			return sign;
-		mant |= 0x800000u;
-		uint32_t shift = (uint32_t)(14 - e);
-		uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1);
-		uint32_t mid = 1u << (shift - 1);
-		if (rem > mid || (rem == mid && (half & 1u)))
-			half++;
-		return sign | (uint16_t)half;
-	}
-	uint32_t half = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fffu;
-	if (rem > 0x1000u || (rem == 0x1000u && (half & 1u)))
-		half++; /* may carry into the exponent: still correct */
-	return sign | (uint16_t)half;
+	uint64_t x;
+	memcpy(&x, &d, 8);
+	uint32_t sign = (uint32_t)(x >> 63) << (ebits + mbits);
+	int exp = (int)((x >> 52) & 0x7ff);
+	uint64_t mant = x & ((1ull << 52) - 1);
+	uint32_t inf = ((1u << ebits) - 1) << mbits;
+	if (exp == 0x7ff) /* inf, or NaN kept quiet */
+		return (uint16_t)(sign | inf | (mant ? 1u << (mbits - 1) : 0));
+	if (exp == 0) /* double subnormals are far below any 16-bit value */
+		return (uint16_t)sign;
+	int e = exp - 1023 + (1 << (ebits - 1)) - 1; /* target's biased exponent */
+	if (e >= (1 << ebits) - 1)
+		return (uint16_t)(sign | inf);
+	mant |= 1ull << 52;
+	int shift = 52 - mbits + (e <= 0 ? 1 - e : 0);
+	if (shift > 62)
+		return (uint16_t)sign;
+	uint64_t q = mant >> shift, rem = mant & ((1ull << shift) - 1);
+	uint64_t half = 1ull << (shift - 1);
+	if (rem > half || (rem == half && (q & 1)))
+		q++;
+	/* A carry out of the mantissa moves into the exponent (or from the
+	 * subnormals into the normals, or up to infinity): the sum is right. */
+	uint64_t bits = e <= 0 ? q : ((uint64_t)e << mbits) + q - (1ull << mbits);
+	return (uint16_t)(sign | bits);
 }
 
-/* bfloat16: the top half of a float32, rounded to nearest even. */
+static uint16_t fp16_from_double(double d)
+{
+	return half_from_double(d, 5, 10);
+}
+
 static uint16_t bf16_from_double(double d)
 {
-	float f = (float)d;
-	uint32_t x;
-	memcpy(&x, &f, 4);
-	if ((x & 0x7fffffffu) > 0x7f800000u)
-		return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
-	x += 0x7fffu + ((x >> 16) & 1u);
-	return (uint16_t)(x >> 16);
+	return half_from_double(d, 8, 7);
 }
 
 /* ----------------------------------------------- scalar conversion --- */
@@ -220,6 +221,30 @@ static int pack_scalar(const msgpack_object *o, void *arg)
 
 /* ------------------------------------------------------- decoding --- */
 
+/* Nested array data must follow the shape exactly: level k holds shape[k]
+ * entries and scalars sit at the bottom. */
+static bool nesting_matches(const msgpack_object *o, const int64_t *shape,
+    uint32_t ndim)
+{
+	if (ndim == 0)
+		return o->type != MSGPACK_OBJECT_ARRAY;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != (uint64_t)shape[0])
+		return false;
+	for (uint32_t i = 0; i < o->via.array.size; i++)
+		if (!nesting_matches(&o->via.array.ptr[i], shape + 1, ndim - 1))
+			return false;
+	return true;
+}
+
+/* Flat array data holds no arrays at all. */
+static bool is_flat(const msgpack_object *o)
+{
+	for (uint32_t i = 0; i < o->via.array.size; i++)
+		if (o->via.array.ptr[i].type == MSGPACK_OBJECT_ARRAY)
+			return false;
+	return true;
+}
+
 /* Check a bin of BYTES elements: `elements` length-prefixed items that
  * exactly fill it. */
 static bool bytes_layout_ok(const unsigned char *p, size_t n, int64_t elements)
@@ -319,6 +344,14 @@ corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
 	if (data->type != MSGPACK_OBJECT_ARRAY) {
 		snprintf(err, errlen, "tensor '%.*s': 'data' must be bin or array", nl, t->name.ptr);
 		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	bool nested = data->via.array.size > 0 &&
+	    data->via.array.ptr[0].type == MSGPACK_OBJECT_ARRAY;
+	if (nested ? !nesting_matches(data, t->shape, t->ndim) : !is_flat(data)) {
+		snprintf(err, errlen,
+		    "tensor '%.*s': array data must be flat, or nested exactly as the shape",
+		    nl, t->name.ptr);
+		return CORRAL_E_SHAPE_MISMATCH;
 	}
 	struct count_state cs = {t->dtype, 0, 0};
 	if (walk_scalars(data, count_scalar, &cs)) {

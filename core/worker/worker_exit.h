@@ -15,6 +15,10 @@ enum worker_exit {
 	WORKER_EXIT_SERVE = 69,   /* the request loop failed */
 };
 
+/* The descriptor on which a worker finds the write end of its report pipe:
+ * one line saying why it could not serve, read by the daemon at exit. */
+#define WORKER_REPORT_FD 3
+
 /* Permanent failures: restarting would fail the same way. */
 static inline int worker_exit_is_permanent(int code)
 {

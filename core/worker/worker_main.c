@@ -2,7 +2,8 @@
  * corral-worker - one model version in one confined process.
  *
  *   corral-worker --plugin PATH --model NAME --version N --dir DIR
- *                 --connect URL --parent PID [--param KEY=VALUE]...
+ *                 --connect URL --parent PID [--report-fd FD]
+ *                 [--param KEY=VALUE]...
  *
  * Started only by corrald (fork + exec). Order matters: the plugin is
  * loaded and the model read while the process may still open files; the
@@ -36,10 +37,15 @@ struct worker_args {
 };
 
 static char worker_label[160] = "corral-worker";
+static int report_fd = -1;
 
+/* Say why we cannot serve, on stderr and to the daemon's report pipe (so
+ * `models` and error replies can name the reason), then end. */
 static void die(int code, const char *what, const char *detail)
 {
 	fprintf(stderr, "%s: %s: %s\n", worker_label, what, detail);
+	if (report_fd >= 0)
+		dprintf(report_fd, "%s: %s", what, detail);
 	_exit(code);
 }
 
@@ -53,6 +59,7 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		{"connect", required_argument, NULL, 'c'},
 		{"parent", required_argument, NULL, 'P'},
 		{"param", required_argument, NULL, 'k'},
+		{"report-fd", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -64,6 +71,7 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		case 'd': a->dir = optarg; break;
 		case 'c': a->url = optarg; break;
 		case 'P': a->parent = strtol(optarg, NULL, 10); break;
+		case 'r': report_fd = (int)strtol(optarg, NULL, 10); break;
 		case 'k': {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || a->n_params == MAX_PARAMS)

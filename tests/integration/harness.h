@@ -1,0 +1,64 @@
+/*
+ * harness.h - run a real corrald on a temporary model repository for a
+ * test, talk to it through libcorral, and clean everything up after.
+ */
+#ifndef CORRAL_TEST_HARNESS_H
+#define CORRAL_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <corral/client.h>
+
+typedef struct harness {
+	char dir[64];       /* mkdtemp folder holding everything below */
+	char repo[128];     /* <dir>/models */
+	char ipc_url[160];
+	char tcp_url[64];
+	char log[128];      /* the daemon's stderr */
+	pid_t pid;
+} harness;
+
+/* Make the temporary folder and an empty repository. Exits on failure. */
+void harness_init(harness *h);
+
+/* Write `content` to <repo>/<relpath>, creating folders. */
+void harness_write(harness *h, const char *relpath, const char *content);
+
+/* Make <repo>/<relpath> a symlink to `target`, creating folders. */
+void harness_link(harness *h, const char *relpath, const char *target);
+
+/* Write the daemon config (ipc and tcp listeners, plus `extra` YAML lines,
+ * may be NULL) and start corrald. Waits until no version is STARTING.
+ * Exits the test on failure, printing the daemon's log. */
+void harness_start(harness *h, const char *corrald, const char *extra);
+
+/* SIGTERM the daemon and wait (SIGKILL after 10 s). Returns its wait
+ * status, or -1 if it had to be killed. */
+int harness_stop(harness *h);
+
+/* Stop the daemon if running and remove the temporary folder. */
+void harness_cleanup(harness *h);
+
+/* A client over ipc (tcp=false) or tcp. Exits on failure. */
+corral_client *harness_client(harness *h, bool tcp);
+
+/* The state of model/version as `models` reports it, into buf; "" if the
+ * version is not listed. */
+const char *harness_state(corral_client *c, const char *model, int64_t version,
+    char *buf, size_t n);
+
+/* Wait up to timeout_ms for model/version to reach `state`. */
+bool harness_wait_state(corral_client *c, const char *model, int64_t version,
+    const char *state, int timeout_ms);
+
+/* The daemon's child processes (its workers); returns how many. */
+int harness_workers(harness *h, pid_t *pids, int max);
+
+/* Print the daemon's log to stderr (for failures). */
+void harness_dump_log(harness *h);
+
+/* Milliseconds on the monotonic clock. */
+long long harness_now_ms(void);
+
+#endif
