@@ -23,6 +23,8 @@ static const char *const serving_allow[] = {
 	"rt_sigreturn", "rt_sigprocmask", "restart_syscall",
 	"getpid", "gettid", "exit", "exit_group",
 	"getrandom", "membarrier", "rseq", "set_robust_list",
+	/* a new thread's own signal stack (AddressSanitizer sets one up) */
+	"sigaltstack",
 };
 
 /* File-system calls answer EACCES: libraries probe files (locale, /proc,
@@ -57,6 +59,12 @@ static int add_rules(scmp_filter_ctx ctx, const char *const *extra,
 	for (size_t i = 0; i < sizeof serving_eacces / sizeof *serving_eacces; i++)
 		if (rule_name(ctx, SCMP_ACT_ERRNO(EACCES), serving_eacces[i], err, errlen))
 			return -1;
+	/* ioctl answers ENOTTY: stdio asks whether stdout is a terminal the
+	 * first time a plugin prints, and must get an answer, not a kill. */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0)) {
+		snprintf(err, errlen, "seccomp rule for ioctl failed");
+		return -1;
+	}
 	/* fstat on an fd the process already has is harmless. */
 	if (rule_name(ctx, SCMP_ACT_ALLOW, "fstat", err, errlen))
 		return -1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -124,7 +125,10 @@ void harness_start(harness *h, const char *corrald, const char *extra)
 
 	h->pid = fork();
 	if (h->pid == 0) {
+		/* If the test dies, the daemon goes too (and then its workers). */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
 		dup2(fd, 2);
 		execl(corrald, corrald, "--config", cfg, (char *)NULL);
 		_exit(127);

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages corral needs to build, run and test, when any
+# is missing. Quick and silent when everything is already there.
+set -euo pipefail
+
+packages=(
+  # build
+  gcc make cmake pkg-config
+  # libraries corral links
+  libnng-dev libmsgpack-dev libseccomp-dev libyaml-dev libjansson-dev libcsv-dev
+  # tests: a client we did not write, golden outputs, msgpack from Python
+  nng-utils python3 python3-numpy python3-msgpack
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "corral: missing packages: ${missing[*]}" >&2
+  echo "corral: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "corral: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
