@@ -34,9 +34,14 @@ typedef struct front_req {
 	wire_request req;
 	bool parsed;
 	worker *w;      /* referenced while forwarding */
-	nng_ctx wctx;
+	nng_ctx wctx;   /* kept open for the next request to the same worker */
+	bool wctx_open;
+	nng_socket wctx_sock;
 	bool wsent;
 	int cause_waits; /* naps taken waiting for a dead worker's cause */
+	nng_msg *wreply;        /* the worker's reply, until ours is sent */
+	const char *tail;       /* its outputs, appended after r->sb */
+	size_t tail_len;
 	const char *model_name; /* the model table outlives every request */
 	int64_t version;
 	int64_t timeout_ms;
@@ -65,7 +70,14 @@ static void front_send(front_req *r)
 		r->parsed = false;
 	}
 	nng_msg_clear(r->msg);
-	if (nng_msg_append(r->msg, r->sb.data, r->sb.size) != 0) {
+	int rv = nng_msg_append(r->msg, r->sb.data, r->sb.size);
+	if (rv == 0 && r->wreply != NULL)
+		rv = nng_msg_append(r->msg, r->tail, r->tail_len);
+	if (r->wreply != NULL) {
+		nng_msg_free(r->wreply);
+		r->wreply = NULL;
+	}
+	if (rv != 0) {
 		nng_msg_free(r->msg);
 		r->msg = NULL;
 		front_recv(r);
@@ -129,34 +141,29 @@ static corral_status build_worker_request(front_req *r)
 	return CORRAL_OK;
 }
 
-/* Turn the worker's {outputs} or {error} into the client's reply. */
-static void reply_from_worker(front_req *r, nng_msg *wm)
+/*
+ * The worker's reply {outputs: [...]} or {error: {...}}, checked (the
+ * worker is not trusted: every output must be a well-formed tensor).
+ * Returns the status to send; on success *tail and *tail_len hold the encoded
+ * outputs array inside wm, which the client's reply reuses as it is.
+ */
+static corral_status check_worker_reply(front_req *r, nng_msg *wm,
+    const char **tail, size_t *tail_len)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
-	size_t off = 0;
-	const msgpack_object *outputs = NULL, *error = NULL;
-	if (msgpack_unpack_next(&u, nng_msg_body(wm), nng_msg_len(wm), &off) ==
-		MSGPACK_UNPACK_SUCCESS &&
-	    u.data.type == MSGPACK_OBJECT_MAP) {
-		outputs = wire_map_get(&u.data, "outputs");
-		error = wire_map_get(&u.data, "error");
-	}
-	msgpack_sbuffer_clear(&r->sb);
-	msgpack_packer *pk = &r->pk;
-	const msgpack_object *id = r->req.id;
-	if (outputs != NULL && outputs->type == MSGPACK_OBJECT_ARRAY) {
-		if (msgpack_pack_map(pk, id ? 5 : 4) || wire_pack_envelope(pk, id) ||
-		    wire_pack_kv_str(pk, "model_name", r->model_name) ||
-		    wire_pack_cstr(pk, "model_version") || wire_pack_i64(pk, r->version) ||
-		    wire_pack_cstr(pk, "outputs") || msgpack_pack_object(pk, *outputs)) {
-			msgpack_sbuffer_clear(&r->sb);
-			wire_pack_error(pk, id, CORRAL_E_INTERNAL, "out of memory");
-		}
-	} else if (error != NULL) {
+	const char *body = nng_msg_body(wm);
+	size_t len = nng_msg_len(wm), off = 0;
+	corral_status st = CORRAL_E_INTERNAL;
+	snprintf(r->err, sizeof r->err, "the worker sent a malformed reply");
+	if (msgpack_unpack_next(&u, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || u.data.type != MSGPACK_OBJECT_MAP)
+		goto out;
+	const msgpack_object *error = wire_map_get(&u.data, "error");
+	if (error != NULL) {
 		const msgpack_object *c = wire_map_get(error, "code");
 		const msgpack_object *m = wire_map_get(error, "message");
-		corral_status st = c && c->type == MSGPACK_OBJECT_STR
+		st = c && c->type == MSGPACK_OBJECT_STR
 		    ? corral_status_parse(c->via.str.ptr, c->via.str.size)
 		    : CORRAL_E_INTERNAL;
 		if (st == CORRAL_E_PROTOCOL || st == CORRAL_OK)
@@ -165,11 +172,59 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 			snprintf(r->err, sizeof r->err, "%.*s", (int)m->via.str.size, m->via.str.ptr);
 		else
 			snprintf(r->err, sizeof r->err, "the worker gave no message");
-		wire_pack_error(pk, id, st, r->err);
-	} else {
-		wire_pack_error(pk, id, CORRAL_E_INTERNAL, "the worker sent a malformed reply");
+		goto out;
 	}
+	/* Success is exactly {outputs: [tensor...]}. */
+	const msgpack_object_kv *kv = &u.data.via.map.ptr[0];
+	if (u.data.via.map.size != 1 || kv->key.type != MSGPACK_OBJECT_STR ||
+	    !wire_str_eq((wire_str){kv->key.via.str.ptr, kv->key.via.str.size}, "outputs") ||
+	    kv->val.type != MSGPACK_OBJECT_ARRAY)
+		goto out;
+	char why[256];
+	for (uint32_t i = 0; i < kv->val.via.array.size; i++) {
+		wire_tensor t;
+		if (wire_tensor_decode(&kv->val.via.array.ptr[i], &t, why, sizeof why) != CORRAL_OK) {
+			snprintf(r->err, sizeof r->err, "the worker sent a malformed output: %s", why);
+			goto out;
+		}
+	}
+	/* The value is the map's only entry, so it runs from the end of its
+	 * key (a str pointing into body) to the end of the message. */
+	*tail = kv->key.via.str.ptr + kv->key.via.str.size;
+	*tail_len = (size_t)(body + len - *tail);
+	st = CORRAL_OK;
+out:
 	msgpack_unpacked_destroy(&u);
+	return st;
+}
+
+/* Write the client's reply for the worker's reply wm; r keeps wm until the
+ * reply is sent, since the outputs are copied from it only then. */
+static void reply_from_worker(front_req *r, nng_msg *wm)
+{
+	const char *tail = NULL;
+	size_t tail_len = 0;
+	corral_status st = check_worker_reply(r, wm, &tail, &tail_len);
+	msgpack_sbuffer_clear(&r->sb);
+	msgpack_packer *pk = &r->pk;
+	const msgpack_object *id = r->req.id;
+	if (st == CORRAL_OK &&
+	    (msgpack_pack_map(pk, id ? 5 : 4) || wire_pack_envelope(pk, id) ||
+		wire_pack_kv_str(pk, "model_name", r->model_name) ||
+		wire_pack_cstr(pk, "model_version") || wire_pack_i64(pk, r->version) ||
+		wire_pack_cstr(pk, "outputs"))) {
+		st = CORRAL_E_INTERNAL;
+		snprintf(r->err, sizeof r->err, "out of memory");
+	}
+	if (st != CORRAL_OK) {
+		msgpack_sbuffer_clear(&r->sb);
+		wire_pack_error(pk, id, st, r->err);
+		nng_msg_free(wm);
+		return;
+	}
+	r->wreply = wm;
+	r->tail = tail;
+	r->tail_len = tail_len;
 }
 
 /* Wait this long, at most, for the supervisor to say why a worker whose
@@ -209,9 +264,7 @@ static void worker_done(void *arg)
 		nng_msg_free(nng_aio_get_msg(r->waio));
 	}
 	if (rv == 0) {
-		nng_msg *wm = nng_aio_get_msg(r->waio);
-		reply_from_worker(r, wm);
-		nng_msg_free(wm);
+		reply_from_worker(r, nng_aio_get_msg(r->waio));
 	} else {
 		msgpack_sbuffer_clear(&r->sb);
 		if (rv == NNG_ETIMEDOUT) {
@@ -229,11 +282,25 @@ static void worker_done(void *arg)
 			wire_pack_error(&r->pk, r->req.id, CORRAL_E_WORKER_CRASHED, r->err);
 		}
 	}
-	nng_ctx_close(r->wctx);
 	worker_unref(d, r->w);
 	r->w = NULL;
 	r->cause_waits = 0;
 	front_send(r);
+}
+
+/* A context on the worker's socket: the one kept from the last request
+ * when it went to the same worker (socket ids are not reused), else a new
+ * one. Contexts of a closed socket are closed with it. */
+static int front_worker_ctx(front_req *r)
+{
+	if (r->wctx_open && nng_socket_id(r->wctx_sock) == nng_socket_id(r->w->sock))
+		return 0;
+	if (r->wctx_open)
+		nng_ctx_close(r->wctx);
+	int rv = nng_ctx_open(&r->wctx, r->w->sock);
+	r->wctx_open = rv == 0;
+	r->wctx_sock = r->w->sock;
+	return rv;
 }
 
 static void front_infer(front_req *r)
@@ -268,7 +335,7 @@ static void front_infer(front_req *r)
 	if ((st = build_worker_request(r)) == CORRAL_OK &&
 	    ((rv = nng_msg_alloc(&wm, 0)) != 0 ||
 		(rv = nng_msg_append(wm, r->sb.data, r->sb.size)) != 0 ||
-		(rv = nng_ctx_open(&r->wctx, r->w->sock)) != 0)) {
+		(rv = front_worker_ctx(r)) != 0)) {
 		st = rv == NNG_ECLOSED ? CORRAL_E_WORKER_CRASHED : CORRAL_E_INTERNAL;
 		snprintf(r->err, sizeof r->err, "cannot reach the worker: %s", nng_strerror(rv));
 	}
@@ -418,6 +485,8 @@ void front_stop(front *f)
 			wire_request_fini(&r->req);
 		if (r->msg)
 			nng_msg_free(r->msg);
+		if (r->wreply)
+			nng_msg_free(r->wreply);
 		if (r->w)
 			worker_unref(f->d, r->w);
 		msgpack_sbuffer_destroy(&r->sb);
