@@ -187,11 +187,9 @@ int main(int argc, char **argv)
 		workers_reap(&d);
 		workers_tick(&d);
 	}
-	front_stop(f);
-	f = NULL;
-	workers_stop_all(&d, STOP_GRACE_MS);
 	rc = 0;
 out:
+	/* Clients first (no new work), then the workers. */
 	if (f)
 		front_stop(f);
 	workers_stop_all(&d, STOP_GRACE_MS);
