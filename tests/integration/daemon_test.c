@@ -232,10 +232,11 @@ static void *slow_request(void *arg)
 	return NULL;
 }
 
-/* A model busy for a second does not slow another model down. */
+/* A model busy for 1.2 s does not slow another model down: 20 requests to
+ * iris take a few ms, far from the ~1.1 s they would wait if blocked. */
 static void test_slow_model_isolated(corral_client *c)
 {
-	struct slow_arg a = {&h, 1000, -1, {0}};
+	struct slow_arg a = {&h, 1200, -1, {0}};
 	pthread_t t;
 	pthread_create(&t, NULL, slow_request, &a);
 	usleep(100000);
@@ -246,7 +247,7 @@ static void test_slow_model_isolated(corral_client *c)
 	long long took = harness_now_ms() - t0;
 	pthread_join(t, NULL);
 	CHECK_INT(ok, 20);
-	CHECK_MSG(took < 500, "20 iris requests took %lld ms while misbehave slept", took);
+	CHECK_MSG(took < 800, "20 iris requests took %lld ms while misbehave slept", took);
 	CHECK_INT(a.st, CORRAL_OK);
 }
 
