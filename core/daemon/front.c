@@ -166,7 +166,8 @@ static corral_status check_worker_reply(front_req *r, nng_msg *wm,
 		st = c && c->type == MSGPACK_OBJECT_STR
 		    ? corral_status_parse(c->via.str.ptr, c->via.str.size)
 		    : CORRAL_E_INTERNAL;
-		if (st == CORRAL_E_PROTOCOL || st == CORRAL_OK)
+		/* Only server codes may reach a client from a worker. */
+		if (st == CORRAL_OK || st >= CORRAL_E_CONNECT)
 			st = CORRAL_E_INTERNAL;
 		if (m && m->type == MSGPACK_OBJECT_STR)
 			snprintf(r->err, sizeof r->err, "%.*s", (int)m->via.str.size, m->via.str.ptr);

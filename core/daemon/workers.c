@@ -213,8 +213,10 @@ void worker_spawn(corrald *d, model_version *mv)
 	w->report_fd = report[0];
 
 	model *m = mv->model;
-	char version[24], parent[24], report_arg[16];
+	char version[24], parent[24], report_arg[16], max_reply[24];
 	snprintf(report_arg, sizeof report_arg, "%d", WORKER_REPORT_FD);
+	/* Leave room for the envelope nng adds to the worker's reply. */
+	snprintf(max_reply, sizeof max_reply, "%lld", (long long)d->cfg.max_response_bytes - 64);
 	char params[CONFIG_MAX_PARAMS][512];
 	snprintf(version, sizeof version, "%lld", (long long)mv->version);
 	snprintf(parent, sizeof parent, "%d", (int)getpid());
@@ -235,6 +237,8 @@ void worker_spawn(corrald *d, model_version *mv)
 	argv[n++] = parent;
 	argv[n++] = "--report-fd";
 	argv[n++] = report_arg;
+	argv[n++] = "--max-reply-bytes";
+	argv[n++] = max_reply;
 	for (size_t i = 0; i < m->cfg.n_params; i++) {
 		snprintf(params[i], sizeof params[i], "%s=%s", m->cfg.params[i].key,
 		    m->cfg.params[i].value);

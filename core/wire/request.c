@@ -86,18 +86,21 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 		snprintf(err, errlen, "not valid MessagePack");
 		return CORRAL_E_MALFORMED;
 	}
+	const msgpack_object *root = &req->unpacked.data;
+	if (root->type == MSGPACK_OBJECT_MAP) {
+		/* Known from here on, so even the errors below echo it. */
+		req->root = root;
+		req->id = wire_map_get(root, "id");
+	}
 	if (off != len) {
 		snprintf(err, errlen, "%zu trailing bytes after the request map",
 		    len - off);
 		return CORRAL_E_MALFORMED;
 	}
-	const msgpack_object *root = &req->unpacked.data;
 	if (root->type != MSGPACK_OBJECT_MAP) {
 		snprintf(err, errlen, "a request must be a MessagePack map");
 		return CORRAL_E_MALFORMED;
 	}
-	req->root = root;
-	req->id = wire_map_get(root, "id");
 
 	const msgpack_object *v = wire_map_get(root, "v");
 	if (v == NULL)

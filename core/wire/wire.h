@@ -87,7 +87,9 @@ typedef struct wire_tensor {
  * of at most CORRAL_MAX_DIMS non-negative integers, and data whose length
  * agrees with the shape (bin: exactly elements * size bytes, or a
  * well-formed sequence of length-prefixed elements for BYTES; array: exactly
- * `elements` values, each convertible to the datatype without loss).
+ * `elements` values, flat or nested exactly as the shape, each valid for
+ * the datatype: integers within the type's range, bools for BOOL, any
+ * number for the float types (rounded to nearest), str or bin for BYTES).
  */
 corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
     char *err, size_t errlen);

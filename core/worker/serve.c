@@ -265,7 +265,7 @@ static void serve_one(struct serve_state *s, const void *buf, size_t len)
 	wire_request_fini(&req);
 }
 
-int worker_serve(nng_socket sock, const worker_model *m)
+int worker_serve(nng_socket sock, const worker_model *m, size_t max_reply)
 {
 	struct serve_state *s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -287,6 +287,13 @@ int worker_serve(nng_socket sock, const worker_model *m)
 			break;
 		}
 		serve_one(s, nng_msg_body(msg), nng_msg_len(msg));
+		if (max_reply > 0 && s->reply.size > max_reply) {
+			snprintf(s->err, sizeof s->err,
+			    "the reply of %zu bytes is over the daemon's max_response_bytes (%zu)",
+			    s->reply.size, max_reply);
+			msgpack_sbuffer_clear(&s->reply);
+			wire_pack_error(&s->pk, NULL, CORRAL_E_PAYLOAD_TOO_LARGE, s->err);
+		}
 		/* Reuse the request's message for the reply: no allocation when
 		 * the reply fits the request's capacity. */
 		nng_msg_clear(msg);

@@ -16,9 +16,11 @@ typedef struct worker_model {
 } worker_model;
 
 /* Answer requests on `sock` (a REP socket dialled to the daemon) one at a
- * time until the socket is closed. Returns 0 on a clean end, -1 on a
- * failure that should end the worker. */
-int worker_serve(nng_socket sock, const worker_model *m);
+ * time until the socket is closed. A reply over max_reply bytes (the
+ * daemon's receive limit) is replaced by a PAYLOAD_TOO_LARGE error, so the
+ * request fails alone instead of breaking the connection. Returns 0 on a
+ * clean end, -1 on a failure that should end the worker. */
+int worker_serve(nng_socket sock, const worker_model *m, size_t max_reply);
 
 /* The worker's corral_host_api (output_alloc and log). */
 extern const corral_host_api worker_host_api;

@@ -3,6 +3,7 @@
  *
  *   corral-worker --plugin PATH --model NAME --version N --dir DIR
  *                 --connect URL --parent PID [--report-fd FD]
+ *                 [--max-reply-bytes N]
  *                 [--param KEY=VALUE]...
  *
  * Started only by corrald (fork + exec). Order matters: the plugin is
@@ -32,6 +33,7 @@ struct worker_args {
 	const char *plugin, *model, *dir, *url;
 	int64_t version;
 	long parent;
+	size_t max_reply;
 	corral_param params[MAX_PARAMS];
 	size_t n_params;
 };
@@ -60,6 +62,7 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		{"parent", required_argument, NULL, 'P'},
 		{"param", required_argument, NULL, 'k'},
 		{"report-fd", required_argument, NULL, 'r'},
+		{"max-reply-bytes", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -72,6 +75,7 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		case 'c': a->url = optarg; break;
 		case 'P': a->parent = strtol(optarg, NULL, 10); break;
 		case 'r': report_fd = (int)strtol(optarg, NULL, 10); break;
+		case 'R': a->max_reply = strtoull(optarg, NULL, 10); break;
 		case 'k': {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || a->n_params == MAX_PARAMS)
@@ -150,7 +154,7 @@ int main(int argc, char **argv)
 	if (sandbox_apply_serving_policy(plugin->extra_syscalls, err, sizeof err) != 0)
 		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);
 
-	if (worker_serve(sock, &m) != 0)
+	if (worker_serve(sock, &m, a.max_reply) != 0)
 		_exit(WORKER_EXIT_SERVE);
 	_exit(WORKER_EXIT_OK);
 }

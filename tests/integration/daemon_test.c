@@ -305,6 +305,24 @@ static void test_kill_with_requests_in_flight(corral_client *c)
 	CHECK(harness_wait_state(c, "misbehave", 1, "READY", 10000));
 }
 
+/* A reply over max_response_bytes (1 MiB here) fails that request alone:
+ * the worker keeps serving, no restart. */
+static void test_reply_too_large(corral_client *c)
+{
+	corral_result *r = NULL;
+	corral_error err;
+	pid_t before[16], after[16];
+	int nb = harness_workers(&h, before, 16);
+	CHECK_INT(mb_call(c, (double[]){-8, 200000}, 2, &r, &err), CORRAL_E_PAYLOAD_TOO_LARGE);
+	CHECK_MSG(strstr(err.message, "max_response_bytes") != NULL, "%s", err.message);
+	CHECK_INT(mb_call(c, (double[]){-8, 1000}, 2, &r, &err), CORRAL_OK);
+	corral_result_free(r);
+	int na = harness_workers(&h, after, 16);
+	CHECK_INT(na, nb);
+	for (int i = 0; i < na && i < nb; i++)
+		CHECK_INT(after[i], before[i]);
+}
+
 /* Oversized requests are refused with their own code; the daemon goes on. */
 static void test_payload_too_large(corral_client *c)
 {
@@ -347,7 +365,7 @@ int main(int argc, char **argv)
 	REQUIRE(misbehave_so && example_repo);
 	harness_init(&h);
 	setup_repo(example_repo);
-	harness_start(&h, argv[1], "restart_delay_ms: 100\n");
+	harness_start(&h, argv[1], "restart_delay_ms: 100\nmax_response_bytes: 1048576\n");
 
 	corral_client *ipc = harness_client(&h, false);
 	corral_client *tcp = harness_client(&h, true);
@@ -364,6 +382,7 @@ int main(int argc, char **argv)
 	test_deadline();
 	test_kill_with_requests_in_flight(ipc);
 	test_payload_too_large(ipc);
+	test_reply_too_large(ipc);
 	corral_client_close(ipc);
 	corral_client_close(tcp);
 	test_shutdown();

@@ -12,6 +12,7 @@
  *   -5  socket(AF_INET)                -> killed: not in the allowlist
  *   -6  return an error                -> MODEL_ERROR "asked to fail"
  *   -7  fork()                         -> killed: no new processes
+ *   -8  answer with x[1] values        -> a reply as large as asked
  * Load parameters: fail_load=1 (load returns BAD_MODEL), threads=N (start N
  * idle threads at load, to show the filter covers every thread).
  */
@@ -114,11 +115,13 @@ static corral_plugin_error mb_infer(void *model, corral_infer_ctx *ctx,
 		if (fork() == 0)
 			_exit(0);
 	}
+	if (cmd == -8 && n > 1)
+		n = (int64_t)x_at(&in[0], 1);
 	double *y = m->host->output_alloc(ctx, "y", CORRAL_DT_FP64, 1, &n);
 	if (y == NULL)
 		return CORRAL_PLUGIN_NO_MEMORY;
 	for (int64_t i = 0; i < n; i++) {
-		double v = 2 * x_at(&in[0], i);
+		double v = cmd == -8 ? 0 : 2 * x_at(&in[0], i);
 		memcpy(&y[i], &v, 8);
 	}
 	if (cmd == -4)
