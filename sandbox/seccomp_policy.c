@@ -1,6 +1,7 @@
 /* seccomp_policy.c - the worker's serving allowlist (libseccomp). */
 #include <errno.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +34,24 @@ static const char *const serving_eacces[] = {
 	"open", "openat", "openat2", "stat", "lstat", "newfstatat", "statx",
 	"access", "faccessat", "faccessat2", "readlink", "readlinkat",
 };
+
+/* Calls the base policy allows only with certain arguments, or answers
+ * with an error: a plain allow for a plugin would undo that (libseccomp
+ * lets an unconditional rule override a conditional one). */
+static const char *const restricted[] = {
+	"mmap", "mprotect", "clone", "clone3", "prctl", "tgkill", "ioctl",
+};
+
+static bool is_restricted(const char *name)
+{
+	for (size_t i = 0; i < sizeof restricted / sizeof *restricted; i++)
+		if (strcmp(name, restricted[i]) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof serving_eacces / sizeof *serving_eacces; i++)
+		if (strcmp(name, serving_eacces[i]) == 0)
+			return true;
+	return false;
+}
 
 static int rule_name(scmp_filter_ctx ctx, uint32_t action, const char *name,
     char *err, size_t errlen)
@@ -99,9 +118,16 @@ static int add_rules(scmp_filter_ctx ctx, const char *const *extra,
 		snprintf(err, errlen, "seccomp rule for tgkill failed");
 		return -1;
 	}
-	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++)
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if (is_restricted(extra[i])) {
+			snprintf(err, errlen,
+			    "a plugin may not declare '%s': the base policy restricts it "
+			    "by argument or answers it with an error", extra[i]);
+			return -1;
+		}
 		if (rule_name(ctx, SCMP_ACT_ALLOW, extra[i], err, errlen))
 			return -1;
+	}
 	return 0;
 }
 

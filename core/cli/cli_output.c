@@ -445,6 +445,8 @@ json_t *cli_models_json(const corral_model_list *l)
 		set(&ok, o, "version", json_integer(e->version));
 		set(&ok, o, "state", text_json(e->state));
 		set(&ok, o, "default", json_boolean(e->is_default));
+		if (e->last_error)
+			set(&ok, o, "last_error", text_json(e->last_error));
 		append(&ok, a, o);
 	}
 	if (ok) {
@@ -480,13 +482,14 @@ void cli_models_table(FILE *f, const corral_model_list *l)
 		if (text_width(e->state) > wstate)
 			wstate = text_width(e->state);
 	}
-	fprintf(f, "%-*s  %-*s  %-*s  %s\n", wname, "NAME", wver, "VERSION",
-	    wstate, "STATE", "DEFAULT");
+	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", wname, "NAME", wver, "VERSION",
+	    wstate, "STATE", "DEFAULT", "LAST ERROR");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct corral_model_entry *e = &l->entries[i];
-		fprintf(f, "%-*s  %-*" PRId64 "  %-*s  %s\n", wname,
+		fprintf(f, "%-*s  %-*" PRId64 "  %-*s  %-7s  %s\n", wname,
 		    e->name ? e->name : "", wver, e->version, wstate,
-		    e->state ? e->state : "", e->is_default ? "yes" : "no");
+		    e->state ? e->state : "", e->is_default ? "yes" : "no",
+		    e->last_error ? e->last_error : "");
 	}
 }
 

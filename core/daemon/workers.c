@@ -153,8 +153,9 @@ static pid_t spawn_process(char *const argv[], int report_wr)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (report_wr != WORKER_REPORT_FD && dup2(report_wr, WORKER_REPORT_FD) < 0)
-		_exit(127);
+	if (report_wr != WORKER_REPORT_FD ? dup2(report_wr, WORKER_REPORT_FD) < 0
+					  : fcntl(report_wr, F_SETFD, 0) < 0)
+		_exit(127); /* dup2 clears close-on-exec; an fd already in place needs it cleared */
 	close_range(WORKER_REPORT_FD + 1, ~0u, 0);
 	execv(argv[0], argv);
 	_exit(127);
@@ -173,11 +174,30 @@ static void read_report(worker *w)
 	snprintf(w->cause + len, sizeof w->cause - len, " (%s)", buf);
 }
 
+/* A worker could not be started: try again after the restart delay, as
+ * after a crash (the cause may be passing, e.g. no memory or fds). */
+static void spawn_failed(corrald *d, model_version *mv, worker *w, const char *why)
+{
+	log_msg(LOG_ERROR, "model %s version %lld: cannot start a worker: %s",
+	    mv->model->name, (long long)mv->version, why);
+	if (w != NULL) {
+		nng_close(w->sock);
+		if (w->report_fd >= 0)
+			close(w->report_fd);
+		free(w);
+	}
+	pthread_mutex_lock(&d->lock);
+	snprintf(mv->last_cause, sizeof mv->last_cause, "cannot start a worker: %s", why);
+	mv->state = VERSION_CRASHED;
+	mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
+	pthread_mutex_unlock(&d->lock);
+}
+
 void worker_spawn(corrald *d, model_version *mv)
 {
 	worker *w = calloc(1, sizeof *w);
 	if (w == NULL) {
-		log_msg(LOG_ERROR, "out of memory starting a worker");
+		spawn_failed(d, mv, NULL, "out of memory");
 		return;
 	}
 	w->d = d;
@@ -189,25 +209,21 @@ void worker_spawn(corrald *d, model_version *mv)
 
 	int rv;
 	if ((rv = nng_req0_open(&w->sock)) != 0) {
-		log_msg(LOG_ERROR, "worker socket: %s", nng_strerror(rv));
 		free(w);
+		spawn_failed(d, mv, NULL, nng_strerror(rv));
 		return;
 	}
 	if ((rv = nng_socket_set_ms(w->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
 	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ,
 		 (size_t)d->cfg.max_response_bytes)) ||
 	    (rv = nng_listen(w->sock, w->sock_url, NULL, 0))) {
-		log_msg(LOG_ERROR, "worker socket %s: %s", w->sock_url, nng_strerror(rv));
-		nng_close(w->sock);
-		free(w);
+		spawn_failed(d, mv, w, nng_strerror(rv));
 		return;
 	}
 
 	int report[2];
 	if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
-		log_msg(LOG_ERROR, "worker report pipe: %s", strerror(errno));
-		nng_close(w->sock);
-		free(w);
+		spawn_failed(d, mv, w, strerror(errno));
 		return;
 	}
 	w->report_fd = report[0];
@@ -248,16 +264,10 @@ void worker_spawn(corrald *d, model_version *mv)
 	argv[n] = NULL;
 
 	pid_t pid = spawn_process(argv, report[1]);
+	int fork_errno = errno;
 	close(report[1]);
 	if (pid < 0) {
-		log_msg(LOG_ERROR, "fork: %s", strerror(errno));
-		nng_close(w->sock);
-		close(w->report_fd);
-		free(w);
-		pthread_mutex_lock(&d->lock);
-		mv->state = VERSION_CRASHED;
-		mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
-		pthread_mutex_unlock(&d->lock);
+		spawn_failed(d, mv, w, strerror(fork_errno));
 		return;
 	}
 	pthread_mutex_lock(&d->lock);

@@ -434,6 +434,7 @@ CLIENT_API corral_status corral_list_models(corral_client *c,
 		me->state = client_strdup(wire_map_get(e, "state"));
 		me->version = client_i64(wire_map_get(e, "version"));
 		me->is_default = def && def->type == MSGPACK_OBJECT_BOOLEAN && def->via.boolean;
+		me->last_error = client_strdup(wire_map_get(e, "last_error"));
 		l->count = i + 1;
 		if (me->name == NULL || me->state == NULL)
 			st = client_fail(err, CORRAL_E_PROTOCOL, "model entry %u is malformed", i);
@@ -456,6 +457,7 @@ CLIENT_API void corral_model_list_free(corral_model_list *l)
 	for (size_t i = 0; i < l->count; i++) {
 		free(l->entries[i].name);
 		free(l->entries[i].state);
+		free(l->entries[i].last_error);
 	}
 	free(l->entries);
 	free(l);

@@ -102,6 +102,16 @@ static void test_models_and_health(corral_client *c)
 	CHECK_STR(harness_state(c, "broken", 1, buf, sizeof buf), "FAILED");
 	CHECK_STR(harness_state(c, "noplugin", 1, buf, sizeof buf), "FAILED");
 	CHECK_STR(harness_state(c, "badconfig", 1, buf, sizeof buf), "");
+	corral_model_list *l;
+	REQUIRE(corral_list_models(c, &l, NULL) == CORRAL_OK);
+	for (size_t i = 0; i < l->count; i++) {
+		const char *le = l->entries[i].last_error;
+		if (strcmp(l->entries[i].name, "broken") == 0)
+			CHECK_MSG(le && strstr(le, "asked to fail at load"), "broken: %s", le ? le : "-");
+		if (strcmp(l->entries[i].name, "iris") == 0)
+			CHECK_MSG(le == NULL, "iris has no last error: %s", le ? le : "-");
+	}
+	corral_model_list_free(l);
 
 	bool live = false, ready = true;
 	CHECK_INT(corral_health(c, &live, &ready, NULL), CORRAL_OK);

@@ -103,6 +103,7 @@ typedef struct corral_model_list {
 		int64_t version;
 		char *state;      /* "STARTING", "READY", "CRASHED", "FAILED" */
 		bool is_default;  /* served when a request names no version */
+		char *last_error; /* why its last worker ended; NULL if none */
 	} *entries;
 } corral_model_list;
 
