@@ -212,12 +212,16 @@ static void crash_and_recover(corral_client *c, double cmd, const char *cause)
 {
 	corral_result *r = NULL;
 	corral_error err;
-	CHECK_INT(mb_call(c, &cmd, 1, &r, &err), CORRAL_E_WORKER_CRASHED);
+	corral_status st = mb_call(c, &cmd, 1, &r, &err);
+	CHECK_MSG(st == CORRAL_E_WORKER_CRASHED, "command %g: %s: %s", cmd,
+	    corral_status_name(st), err.message);
 	CHECK_MSG(strstr(err.message, cause) != NULL, "cause '%s' in '%s'", cause, err.message);
 	CHECK(iris_ok(c));
 	CHECK_MSG(harness_wait_state(c, "misbehave", 1, "READY", 10000),
 	    "misbehave restarted after '%s'", cause);
-	CHECK_INT(mb_call(c, (double[]){21}, 1, &r, &err), CORRAL_OK);
+	st = mb_call(c, (double[]){21}, 1, &r, &err);
+	CHECK_MSG(st == CORRAL_OK, "after '%s': %s: %s", cause, corral_status_name(st),
+	    err.message);
 	if (r && corral_result_find(r, "y")) {
 		CHECK_INT(out_at(corral_result_find(r, "y"), 0), 42);
 		corral_result_free(r);

@@ -39,10 +39,17 @@ static const int64_t x_shape[] = {-1};
 static const corral_tensor_spec inputs[] = {{"x", CORRAL_DT_FP64, 1, x_shape, 0}};
 static const corral_tensor_spec outputs[] = {{"y", CORRAL_DT_FP64, 1, x_shape, 0}};
 
+/* Idle threads wait on a condition that never comes: futex, which the
+ * serving policy allows even when a thread first runs after confinement
+ * (pause() would not be allowed). */
+static pthread_mutex_t idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cv = PTHREAD_COND_INITIALIZER;
+
 static void *idle_thread(void *arg)
 {
+	pthread_mutex_lock(&idle_mu);
 	for (;;)
-		pause();
+		pthread_cond_wait(&idle_cv, &idle_mu);
 	return arg;
 }
 
