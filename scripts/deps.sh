@@ -11,7 +11,11 @@ packages=(
   libxgboost-dev
   # tests: a client we did not write, golden outputs, msgpack from Python
   nng-utils python3 python3-numpy python3-msgpack python3-xgboost
+  python3-onnx libonnx-testdata
 )
+# npm fetches ONNX Runtime (scripts/fetch-onnxruntime.sh); any npm will do,
+# so Debian's is installed only when none is on PATH.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
