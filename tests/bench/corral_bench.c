@@ -334,8 +334,8 @@ int main(int argc, char **argv)
 		printf("  concurrency %2d: p50 x%.2f  p99 x%.2f  throughput x%.2f\n", concs[k],
 		    corral_st[k].p50 / echo_st[k].p50, corral_st[k].p99 / echo_st[k].p99,
 		    corral_st[k].rps / echo_st[k].rps);
-	printf("  corral p50 at concurrency 1 minus relay p50: %.1f us of corral work per request"
-	       " (in-process infer alone: %.2f us)\n",
+	printf("  p50 at concurrency 1, corral minus relay: %+.1f us"
+	       " (the model's own infer, in process: %.2f us)\n",
 	    corral_st[0].p50 - echo_st[0].p50, inproc.p50);
 
 	kill(relay, SIGKILL);
