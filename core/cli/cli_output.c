@@ -399,6 +399,12 @@ static json_t *meta_tensors_json(const struct corral_meta_tensor *ts,
 		set(&ok, o, "name", text_json(ts[i].name));
 		set(&ok, o, "datatype", dt ? json_string(dt) : json_null());
 		set(&ok, o, "shape", shape_json(ts[i].shape, ndim));
+		if (ts[i].labels != NULL) {
+			json_t *labels = json_array();
+			for (size_t k = 0; labels && k < ts[i].n_labels; k++)
+				append(&ok, labels, text_json(ts[i].labels[k]));
+			set(&ok, o, "labels", labels ? labels : json_null());
+		}
 		append(&ok, a, o);
 	}
 	if (!ok) {

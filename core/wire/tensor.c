@@ -382,23 +382,24 @@ static int pack_shape(msgpack_packer *pk, uint32_t ndim, const int64_t *shape)
 	return 0;
 }
 
+/* {name, datatype, shape, then `extra` more entries the caller writes}. */
 static int pack_header(msgpack_packer *pk, const char *name, size_t name_len,
-    corral_dtype dtype, uint32_t ndim, const int64_t *shape, bool with_data)
+    corral_dtype dtype, uint32_t ndim, const int64_t *shape, uint32_t extra)
 {
-	if (msgpack_pack_map(pk, with_data ? 4 : 3) ||
+	if (msgpack_pack_map(pk, 3 + extra) ||
 	    wire_pack_cstr(pk, "name") ||
 	    msgpack_pack_str_with_body(pk, name, name_len) ||
 	    wire_pack_kv_str(pk, "datatype", corral_dtype_name(dtype)) ||
 	    wire_pack_cstr(pk, "shape") || pack_shape(pk, ndim, shape))
 		return -1;
-	return with_data ? wire_pack_cstr(pk, "data") : 0;
+	return 0;
 }
 
 int wire_pack_tensor(msgpack_packer *pk, const wire_tensor *t)
 {
 	if (pack_header(pk, t->name.ptr, t->name.len, t->dtype, t->ndim,
-		t->shape, true) ||
-	    msgpack_pack_bin(pk, t->nbytes))
+		t->shape, 1) ||
+	    wire_pack_cstr(pk, "data") || msgpack_pack_bin(pk, t->nbytes))
 		return -1;
 	if (t->array == NULL)
 		return msgpack_pack_bin_body(pk, t->raw, t->nbytes);
@@ -411,14 +412,27 @@ int wire_pack_tensor(msgpack_packer *pk, const wire_tensor *t)
 int wire_pack_tensor_view(msgpack_packer *pk, const corral_tensor *t)
 {
 	return pack_header(pk, t->name, strlen(t->name), t->dtype, t->ndim,
-		   t->shape, true) ||
+		   t->shape, 1) ||
+		wire_pack_cstr(pk, "data") ||
 		msgpack_pack_bin_with_body(pk, t->data, t->nbytes)
 	    ? -1
 	    : 0;
 }
 
 int wire_pack_spec(msgpack_packer *pk, const char *name, corral_dtype dtype,
-    uint32_t ndim, const int64_t *shape)
+    uint32_t ndim, const int64_t *shape, const char *const *labels)
 {
-	return pack_header(pk, name, strlen(name), dtype, ndim, shape, false);
+	if (pack_header(pk, name, strlen(name), dtype, ndim, shape, labels ? 1 : 0))
+		return -1;
+	if (labels == NULL)
+		return 0;
+	size_t n = 0;
+	while (labels[n] != NULL)
+		n++;
+	if (wire_pack_cstr(pk, "labels") || msgpack_pack_array(pk, n))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (wire_pack_cstr(pk, labels[i]))
+			return -1;
+	return 0;
 }

@@ -102,9 +102,10 @@ int wire_pack_tensor(msgpack_packer *pk, const wire_tensor *t);
 /* Write a tensor map from a view whose data is already raw. */
 int wire_pack_tensor_view(msgpack_packer *pk, const corral_tensor *t);
 
-/* Write a tensor spec map {name, datatype, shape} (shape may hold -1). */
+/* Write a tensor spec map {name, datatype, shape, labels?} (shape may hold
+ * -1; labels is NULL or NULL-terminated, and written only when given). */
 int wire_pack_spec(msgpack_packer *pk, const char *name, corral_dtype dtype,
-    uint32_t ndim, const int64_t *shape);
+    uint32_t ndim, const int64_t *shape, const char *const *labels);
 
 /* ------------------------------------------------------------ packing --- */
 

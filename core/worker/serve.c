@@ -57,7 +57,8 @@ static int pack_specs(msgpack_packer *pk, const corral_tensor_spec *s, size_t n)
 	if (msgpack_pack_array(pk, n))
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (wire_pack_spec(pk, s[i].name, s[i].dtype, s[i].ndim, s[i].shape))
+		if (wire_pack_spec(pk, s[i].name, s[i].dtype, s[i].ndim, s[i].shape,
+			s[i].labels))
 			return -1;
 	return 0;
 }

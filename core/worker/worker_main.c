@@ -12,6 +12,7 @@
  * applied to every thread, and only then is the first request read.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,19 @@ static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 	_exit(WORKER_EXIT_OK);
 }
 
+/* Labels name the entries of the last dimension: as many as it holds when
+ * it is fixed, and only for tensors that have a dimension. */
+static bool labels_fit(const corral_tensor_spec *s)
+{
+	if (s->ndim == 0)
+		return false;
+	int64_t n = 0;
+	while (s->labels[n] != NULL && n <= 1000000)
+		n++;
+	int64_t last = s->shape[s->ndim - 1];
+	return n <= 1000000 && (last < 0 || last == n);
+}
+
 static void check_signature(const corral_signature *sig)
 {
 	const corral_tensor_spec *all[2] = {sig->inputs, sig->outputs};
@@ -112,6 +126,9 @@ static void check_signature(const corral_signature *sig)
 			    s->ndim > CORRAL_MAX_DIMS || (s->ndim && s->shape == NULL))
 				die(WORKER_EXIT_LOAD, "describe",
 				    "a tensor spec has no name, a bad datatype or a bad shape");
+			if (s->labels != NULL && !labels_fit(s))
+				die(WORKER_EXIT_LOAD, "describe",
+				    "a tensor spec's labels do not match its last dimension");
 		}
 	}
 }

@@ -66,6 +66,7 @@ typedef struct xgboost_model {
 	int64_t output_shape[2];
 	corral_tensor_spec input;
 	corral_tensor_spec output;
+	char **feature_names; /* NULL-terminated copies, or NULL: the labels */
 } xgboost_model;
 
 /* XGBoost's warnings (a deprecated format, an old model) reach the worker's
@@ -191,6 +192,9 @@ static void xgboost_unload(void *handle)
 	if (m->booster != NULL)
 		XGBoosterFree(m->booster);
 	free(m->scratch);
+	for (size_t i = 0; m->feature_names != NULL && m->feature_names[i] != NULL; i++)
+		free(m->feature_names[i]);
+	free(m->feature_names);
 	free(m);
 }
 
@@ -290,6 +294,24 @@ static corral_plugin_error xgboost_check_range(const xgboost_model *m,
 	return CORRAL_PLUGIN_OK;
 }
 
+/* Copy the model's feature names (the booster owns its strings only until
+ * the next call), when it has one per feature. Returns -1 if out of memory. */
+static int xgboost_copy_feature_names(xgboost_model *m)
+{
+	const char **names = NULL;
+	bst_ulong n = 0;
+	if (XGBoosterGetStrFeatureInfo(m->booster, "feature_name", &n, &names) != 0 ||
+	    n == 0 || n != m->l.num_feature)
+		return 0;
+	m->feature_names = calloc(n + 1, sizeof *m->feature_names);
+	if (m->feature_names == NULL)
+		return -1;
+	for (bst_ulong i = 0; i < n; i++)
+		if ((m->feature_names[i] = strdup(names[i])) == NULL)
+			return -1;
+	return 0;
+}
+
 static void xgboost_signature(xgboost_model *m)
 {
 	m->input_shape[0] = -1;
@@ -298,7 +320,8 @@ static void xgboost_signature(xgboost_model *m)
 	 * FP64 rows are handed over as they are and narrowed by XGBoost. */
 	m->input = (corral_tensor_spec){ .name = XGBOOST_INPUT,
 		.dtype = CORRAL_DT_FP32, .ndim = 2, .shape = m->input_shape,
-		.also_accepts = CORRAL_ACCEPTS(CORRAL_DT_FP64) };
+		.also_accepts = CORRAL_ACCEPTS(CORRAL_DT_FP64),
+		.labels = (const char *const *)m->feature_names };
 	m->output_shape[0] = -1;
 	m->output_shape[1] = (int64_t)m->width;
 	m->output = (corral_tensor_spec){ .name = m->output_name,
@@ -429,6 +452,11 @@ static corral_plugin_error xgboost_load(const corral_host_api *host,
 		    "DMatrix");
 		m->proxy = NULL;
 		rc = CORRAL_PLUGIN_INTERNAL;
+		goto fail;
+	}
+	if (xgboost_copy_feature_names(m) != 0) {
+		snprintf(err, errlen, "xgboost: out of memory");
+		rc = CORRAL_PLUGIN_NO_MEMORY;
 		goto fail;
 	}
 	xgboost_signature(m);

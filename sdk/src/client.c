@@ -343,8 +343,31 @@ static corral_status meta_tensors(const msgpack_object *arr,
 		m->ndim = shape->via.array.size;
 		for (uint32_t d = 0; d < m->ndim; d++)
 			m->shape[d] = client_i64(&shape->via.array.ptr[d]);
+		const msgpack_object *labels = wire_map_get(t, "labels");
+		if (labels == NULL || labels->type != MSGPACK_OBJECT_ARRAY)
+			continue;
+		m->labels = calloc(labels->via.array.size + 1, sizeof *m->labels);
+		if (m->labels == NULL)
+			return client_fail(err, CORRAL_E_NOMEM, "out of memory");
+		for (uint32_t k = 0; k < labels->via.array.size; k++) {
+			if ((m->labels[k] = client_strdup(&labels->via.array.ptr[k])) == NULL)
+				return client_fail(err, CORRAL_E_PROTOCOL,
+				    "metadata tensor %zu: label %u is not a string", i, k);
+			m->n_labels = k + 1;
+		}
 	}
 	return CORRAL_OK;
+}
+
+static void meta_tensors_free(struct corral_meta_tensor *t, size_t n)
+{
+	for (size_t i = 0; t != NULL && i < n; i++) {
+		for (size_t k = 0; k < t[i].n_labels; k++)
+			free(t[i].labels[k]);
+		free(t[i].labels);
+		free(t[i].name);
+	}
+	free(t);
 }
 
 CLIENT_API corral_status corral_get_metadata(corral_client *c,
@@ -392,12 +415,8 @@ CLIENT_API void corral_metadata_free(corral_metadata *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->n_inputs; i++)
-		free(m->inputs[i].name);
-	for (size_t i = 0; i < m->n_outputs; i++)
-		free(m->outputs[i].name);
-	free(m->inputs);
-	free(m->outputs);
+	meta_tensors_free(m->inputs, m->n_inputs);
+	meta_tensors_free(m->outputs, m->n_outputs);
 	free(m->name);
 	free(m->plugin);
 	free(m->plugin_version);

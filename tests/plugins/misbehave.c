@@ -36,8 +36,8 @@ typedef struct misbehave {
 } misbehave;
 
 static const int64_t x_shape[] = {-1};
-static const corral_tensor_spec inputs[] = {{"x", CORRAL_DT_FP64, 1, x_shape, 0}};
-static const corral_tensor_spec outputs[] = {{"y", CORRAL_DT_FP64, 1, x_shape, 0}};
+static const corral_tensor_spec inputs[] = {{"x", CORRAL_DT_FP64, 1, x_shape, 0, NULL}};
+static const corral_tensor_spec outputs[] = {{"y", CORRAL_DT_FP64, 1, x_shape, 0, NULL}};
 
 /* Idle threads wait on a condition that never comes: futex, which the
  * serving policy allows even when a thread first runs after confinement

@@ -1069,7 +1069,7 @@ static void test_pack_view_and_spec(void)
 
 	const int64_t spec_shape[2] = {-1, 4};
 	mb_init(&b);
-	CHECK(wire_pack_spec(&b.pk, "input", CORRAL_DT_BF16, 2, spec_shape) == 0);
+	CHECK(wire_pack_spec(&b.pk, "input", CORRAL_DT_BF16, 2, spec_shape, NULL) == 0);
 	o = mb_unpack(&b, &up);
 	CHECK(o->type == MSGPACK_OBJECT_MAP && o->via.map.size == 3);
 	CHECK(obj_str_eq(wire_map_get(o, "name"), "input"));

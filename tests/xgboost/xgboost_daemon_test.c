@@ -15,6 +15,7 @@
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,20 @@ static void test_metadata(corral_client *cl)
 			CHECK_INT(m->inputs[0].ndim, 2);
 			CHECK_INT(m->inputs[0].shape[0], -1);
 			CHECK_INT(m->inputs[0].shape[1], cases[i].nf);
+			/* Feature names, when the model file keeps them (the
+			 * legacy binary format does not), come back as labels. */
+			const jval *fn = json_get(&cases[i].root, "feature_names");
+			bool named = fn && fn->type == J_ARR &&
+			    (strcmp(specs[i].format, "json") == 0 ||
+				strcmp(specs[i].format, "ubj") == 0);
+			if (named) {
+				CHECK_INT(m->inputs[0].n_labels, fn->n);
+				for (size_t k = 0; k < fn->n && k < m->inputs[0].n_labels; k++)
+					CHECK_STR(m->inputs[0].labels[k], fn->items[k].str);
+			} else if (fn == NULL || fn->type != J_ARR) {
+				CHECK_MSG(m->inputs[0].labels == NULL, "%s: no labels",
+				    specs[i].model);
+			}
 		}
 		CHECK_INT(m->n_outputs, 1);
 		if (m->n_outputs == 1) {

@@ -84,6 +84,8 @@ typedef struct corral_metadata {
 		corral_dtype dtype;
 		uint32_t ndim;
 		int64_t shape[CORRAL_MAX_DIMS]; /* -1 = dynamic */
+		char **labels;    /* names along the last dimension, or NULL */
+		size_t n_labels;
 	} *inputs, *outputs;
 	size_t n_outputs;
 } corral_metadata;

@@ -70,14 +70,18 @@ typedef struct corral_infer_ctx corral_infer_ctx;
  * (typically the batch dimension). `dtype` is the datatype metadata
  * reports; `also_accepts` is a bit mask, (1u << dtype) per further datatype
  * that infer() handles for this input itself (e.g. FP32 as well as FP64);
- * 0 for none, and ignored for outputs. Arrays of this struct are part of
- * the ABI: its layout is fixed for ABI major 1. */
+ * 0 for none, and ignored for outputs. `labels` is NULL, or a
+ * NULL-terminated list naming the entries along the last dimension
+ * (feature names of an input, class names of an output), as many as that
+ * dimension holds when it is fixed; metadata reports them. Arrays of this
+ * struct are part of the ABI: its layout is fixed for ABI major 1. */
 typedef struct corral_tensor_spec {
 	const char *name;
 	corral_dtype dtype;
 	uint32_t ndim;
 	const int64_t *shape;
 	uint32_t also_accepts;
+	const char *const *labels;
 } corral_tensor_spec;
 
 #define CORRAL_ACCEPTS(dtype) (1u << (dtype))
