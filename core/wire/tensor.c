@@ -245,11 +245,12 @@ static bool is_flat(const msgpack_object *o)
 	return true;
 }
 
-/* Check a bin of BYTES elements: `elements` length-prefixed items that
- * exactly fill it. */
-static bool bytes_layout_ok(const unsigned char *p, size_t n, int64_t elements)
+bool wire_bytes_layout_ok(const void *data, size_t n, int64_t elements)
 {
+	const unsigned char *p = data;
 	size_t off = 0;
+	if (elements < 0)
+		return false;
 	for (int64_t i = 0; i < elements; i++) {
 		uint32_t len;
 		if (n - off < 4)
@@ -329,7 +330,7 @@ corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
 		t->nbytes = data->via.bin.size;
 		size_t esize = corral_dtype_size(t->dtype);
 		bool ok = t->dtype == CORRAL_DT_BYTES
-		    ? bytes_layout_ok(t->raw, t->nbytes, t->elements)
+		    ? wire_bytes_layout_ok(t->raw, t->nbytes, t->elements)
 		    : (uint64_t)t->elements <= SIZE_MAX / esize &&
 			(size_t)t->elements * esize == t->nbytes;
 		if (!ok) {

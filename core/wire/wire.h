@@ -94,6 +94,10 @@ typedef struct wire_tensor {
 corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
     char *err, size_t errlen);
 
+/* Does data[0..n) hold exactly `elements` BYTES items (each a 4-byte
+ * little-endian length, then that many bytes)? */
+bool wire_bytes_layout_ok(const void *data, size_t n, int64_t elements);
+
 /* Write t as a canonical tensor map {name, datatype, shape, data: bin},
  * converting array data to raw little-endian values. Returns 0, or -1 if
  * the packer's write failed. `t` must have passed wire_tensor_decode. */

@@ -35,6 +35,15 @@ void outputs_reset(corral_infer_ctx *ctx);
 void *outputs_alloc(corral_infer_ctx *ctx, const char *name,
     corral_dtype dtype, uint32_t ndim, const int64_t *shape);
 
+/* The host_api entry for BYTES outputs; see
+ * corral_host_api.output_alloc_bytes. */
+void *outputs_alloc_bytes(corral_infer_ctx *ctx, const char *name,
+    uint32_t ndim, const int64_t *shape, size_t nbytes);
+
+/* The first BYTES output whose data is not exactly its elements in the
+ * raw layout (the plugin filled it wrongly), or NULL. */
+const corral_tensor *outputs_bad_bytes(const corral_infer_ctx *ctx);
+
 /* The output called name (n bytes), or NULL. */
 const corral_tensor *outputs_find(const corral_infer_ctx *ctx,
     const char *name, size_t n);

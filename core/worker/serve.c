@@ -28,6 +28,7 @@ const corral_host_api worker_host_api = {
 	.struct_size = sizeof(corral_host_api),
 	.output_alloc = outputs_alloc,
 	.log = host_log,
+	.output_alloc_bytes = outputs_alloc_bytes,
 };
 
 /* Per-request state that lives across requests so the steady state does
@@ -226,6 +227,14 @@ static corral_status serve_infer(struct serve_state *s, const wire_request *req)
 		if (s->err[0] == '\0')
 			snprintf(s->err, sizeof s->err, "plugin error %d", (int)pe);
 		return plugin_error_status(pe);
+	}
+	const corral_tensor *bad = outputs_bad_bytes(&s->outputs);
+	if (bad != NULL) {
+		snprintf(s->err, sizeof s->err,
+		    "the plugin filled BYTES output '%s' wrongly: its data is not %lld "
+		    "length-prefixed elements", bad->name,
+		    (long long)corral_shape_elements(bad->shape, bad->ndim));
+		return CORRAL_E_MODEL_ERROR;
 	}
 	int r = pack_outputs(s, req->outputs);
 	if (r > 0) {

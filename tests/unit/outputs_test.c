@@ -196,6 +196,35 @@ static void test_reuse_and_find(corral_infer_ctx *ctx)
 	CHECK(outputs_find(ctx, "", 0) == NULL);
 }
 
+/* BYTES outputs: the plugin sizes the buffer; the host checks the layout. */
+static void test_bytes(corral_infer_ctx *ctx)
+{
+	outputs_reset(ctx);
+	int64_t shape[1] = {2};
+	/* "ab" and "" : 4 + 2 + 4 bytes */
+	unsigned char *b = outputs_alloc_bytes(ctx, "s", 1, shape, 10);
+	REQUIRE(b != NULL);
+	const unsigned char good[10] = {2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0};
+	memcpy(b, good, sizeof good);
+	const corral_tensor *t = outputs_find(ctx, "s", 1);
+	CHECK(t && t->dtype == CORRAL_DT_BYTES && t->nbytes == 10);
+	CHECK(outputs_bad_bytes(ctx) == NULL);
+	b[0] = 3; /* the first length now runs into the second element */
+	CHECK(outputs_bad_bytes(ctx) == t);
+
+	/* Too small to hold even the lengths; duplicate name; bad shape. */
+	CHECK(outputs_alloc_bytes(ctx, "t", 1, shape, 7) == NULL);
+	CHECK(outputs_alloc_bytes(ctx, "s", 1, shape, 10) == NULL);
+	int64_t neg[1] = {-1};
+	CHECK(outputs_alloc_bytes(ctx, "u", 1, neg, 10) == NULL);
+	/* Zero elements, zero bytes: a valid, empty output. */
+	int64_t none[1] = {0};
+	CHECK(outputs_alloc_bytes(ctx, "v", 1, none, 0) != NULL);
+	b[0] = 2;
+	CHECK(outputs_bad_bytes(ctx) == NULL);
+	outputs_reset(ctx);
+}
+
 int main(void)
 {
 	corral_infer_ctx *ctx = calloc(1, sizeof *ctx);
@@ -205,6 +234,7 @@ int main(void)
 	test_refusals(ctx);
 	test_limit(ctx);
 	test_reuse_and_find(ctx);
+	test_bytes(ctx);
 	/* Twice round the whole lot: every slot now has an old buffer. */
 	test_sizes(ctx);
 	test_limit(ctx);

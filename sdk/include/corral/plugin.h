@@ -114,7 +114,7 @@ typedef struct corral_host_api {
 	 * (no -1 dimensions) for the current request, and return a buffer of
 	 * exactly elements * corral_dtype_size(dtype) bytes for the plugin to
 	 * fill; NULL when the name was already allocated, the shape is invalid,
-	 * the type is BYTES, or memory is exhausted. A zero-element output
+	 * the type is BYTES (see output_alloc_bytes), or memory is exhausted. A zero-element output
 	 * still gets a non-NULL pointer. Buffers are aligned for any scalar
 	 * type. The host owns the buffer; it is valid until infer() returns.
 	 * `name` and `shape` are copied.
@@ -125,6 +125,19 @@ typedef struct corral_host_api {
 
 	/* Write a line to the worker's log. Any thread, any time. */
 	void (*log)(int level, const char *msg);
+
+	/*
+	 * Allocate the BYTES output `name` with the given shape and return a
+	 * buffer of exactly `nbytes` bytes for the plugin to fill with the
+	 * BYTES raw layout: per element, in row-major order, a 4-byte
+	 * little-endian length and then that many bytes. When infer() returns,
+	 * the host checks that the buffer holds exactly the shape's elements
+	 * that way, and fails the request otherwise. NULL on a duplicate name,
+	 * an invalid shape, an nbytes too small for the elements' lengths, or
+	 * no memory. Ownership and threading as for output_alloc.
+	 */
+	void *(*output_alloc_bytes)(corral_infer_ctx *ctx, const char *name,
+	    uint32_t ndim, const int64_t *shape, size_t nbytes);
 } corral_host_api;
 
 #define CORRAL_LOG_ERROR 0
