@@ -334,8 +334,11 @@ def check_models(cl):
             table[(m.get("name"), m.get("version"))] = m
     want = {("churn", 1): True, ("house_price", 1): True,
             ("iris", 1): False, ("iris", 2): True}
-    R.check(name + ": exactly the four versions",
-            len(models) == 4 and set(table) == set(want),
+    # The example repository also holds models of other plugins; these
+    # four linear ones are the ones this test knows. Each entry is listed
+    # once.
+    R.check(name + ": the linear example versions, each once",
+            set(want) <= set(table) and len(models) == len(table),
             short(sorted(table)))
     for key, default in sorted(want.items()):
         m = table.get(key)
