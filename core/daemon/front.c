@@ -47,7 +47,7 @@ typedef struct front_req {
 	int64_t timeout_ms;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	char err[512];
+	char err[1024];
 } front_req;
 
 struct front {
@@ -471,13 +471,15 @@ fail:
 
 void front_stop(front *f)
 {
-	nng_close(f->sock);
-	/* Stop every operation (waiting for running callbacks) before freeing
-	 * anything a callback might touch. */
-	for (size_t i = 0; i < f->n; i++) {
+	/* Stop every operation, waiting for running callbacks, while the
+	 * socket is still open: a worker-side callback sends its reply on the
+	 * client side, and nng must not see that send race the socket's
+	 * teardown. Worker side first, then the client side, then close. */
+	for (size_t i = 0; i < f->n; i++)
 		nng_aio_stop(f->reqs[i].waio);
+	for (size_t i = 0; i < f->n; i++)
 		nng_aio_stop(f->reqs[i].aio);
-	}
+	nng_close(f->sock);
 	for (size_t i = 0; i < f->n; i++) {
 		front_req *r = &f->reqs[i];
 		nng_aio_free(r->waio);

@@ -45,7 +45,7 @@ typedef struct worker {
 	bool probe_sent;     /* the probe's send finished; now receiving */
 	int report_fd;       /* read end of the worker's report pipe */
 	int refs;            /* lock */
-	char cause[192];     /* why it ended; set before sock is closed */
+	char cause[512];     /* why it ended; set before sock is closed */
 	char sock_url[PATH_MAX + 8];
 } worker;
 
@@ -57,7 +57,7 @@ struct model_version {
 	worker *w;            /* the current worker, or NULL (lock) */
 	int64_t restart_at_ms; /* when CRASHED: when to start again */
 	unsigned restarts;
-	char last_cause[192];
+	char last_cause[512];
 	char *meta;           /* describe reply of the last READY worker */
 	size_t meta_len;
 };

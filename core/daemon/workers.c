@@ -165,7 +165,7 @@ static pid_t spawn_process(char *const argv[], int report_wr)
  * to its cause. The worker is dead, so the read cannot block for long. */
 static void read_report(worker *w)
 {
-	char buf[160];
+	char buf[400];
 	ssize_t n = read(w->report_fd, buf, sizeof buf - 1);
 	if (n <= 0)
 		return;

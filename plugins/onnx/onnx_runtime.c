@@ -128,29 +128,66 @@ void onnx_errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
- * ORT's checks (ORT_ENFORCE) fail with "<source file>:<line> <C++
- * signature> <condition> was false. <what went wrong>", after a lead-in
- * such as "... running Reshape node. Name:'r' Status Message: ". The
- * lead-in and the last part are what a client can act on, and a client
- * sees only a few hundred bytes: keep those. Other messages stay as they
- * are.
+ * ORT's messages often carry "<source file>:<line> <C++ signature>" in the
+ * middle (e.g. "Load model from m.onnx failed:/onnxruntime_src/.../x.h:46
+ * void onnxruntime::f(const T&) Opset 99 is under development..."), and
+ * ORT_ENFORCE failures add "<condition> was false. " before what went
+ * wrong. A client sees only a few hundred bytes: keep the lead-in and what
+ * went wrong, drop the location, the signature and the condition.
  */
+static const char *runtime_source_location(const char *msg)
+{
+	/* A word that starts with '/' (after a space, a ':' or at the start)
+	 * and ends in ":<digits> ". */
+	for (const char *p = msg; *p; p++) {
+		if (*p != '/' || (p != msg && p[-1] != ' ' && p[-1] != ':'))
+			continue;
+		const char *e = p;
+		while (*e && *e != ' ')
+			e++;
+		const char *d = e;
+		while (d > p && d[-1] >= '0' && d[-1] <= '9')
+			d--;
+		if (d < e && d > p && d[-1] == ':' && *e == ' ')
+			return p;
+	}
+	return NULL;
+}
+
 static void runtime_condense(char *out, size_t n, const char *msg)
 {
-	static const char check[] = " was false. ";
-	const char *c = strstr(msg, check), *src = NULL;
-
-	/* The source file: the first word starting with '/'. */
-	for (const char *p = msg; c != NULL && p < c; p++)
-		if (*p == '/' && (p == msg || p[-1] == ' ')) {
-			src = p;
-			break;
-		}
-	if (src == NULL) {
+	/* "Load model from <path> failed:" repeats the path our prefix gives. */
+	static const char load[] = "Load model from ";
+	const char *failed = strstr(msg, " failed:");
+	if (strncmp(msg, load, sizeof load - 1) == 0 && failed != NULL)
+		msg = failed + strlen(" failed:");
+	const char *loc = runtime_source_location(msg);
+	if (loc == NULL) {
 		snprintf(out, n, "%s", msg);
 		return;
 	}
-	snprintf(out, n, "%.*s%s", (int)(src - msg), msg, c + sizeof check - 1);
+	const char *rest = strchr(loc, ' ') + 1;
+	/* A C++ signature follows when a '(' comes before the next ". ":
+	 * skip to its matching ')'. */
+	const char *open = strchr(rest, '('), *stop = strstr(rest, ". ");
+	if (open != NULL && (stop == NULL || open < stop) && strstr(rest, "::") != NULL &&
+	    strstr(rest, "::") < open) {
+		int depth = 0;
+		const char *q = open;
+		for (; *q; q++) {
+			depth += *q == '(';
+			depth -= *q == ')';
+			if (depth == 0)
+				break;
+		}
+		if (*q == ')')
+			rest = q[1] == ' ' ? q + 2 : q + 1;
+	}
+	static const char check[] = " was false. ";
+	const char *c = strstr(rest, check);
+	if (c != NULL)
+		rest = c + sizeof check - 1;
+	snprintf(out, n, "%.*s%s", (int)(loc - msg), msg, rest);
 }
 
 corral_plugin_error onnx_status(const OrtApi *ort, OrtStatus *st,

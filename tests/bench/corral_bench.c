@@ -89,7 +89,8 @@ static stats bench_in_process(const char *so, const char *dir, size_t n)
 		exit(1);
 	}
 	const corral_plugin *p = entry();
-	corral_host_api host = {sizeof host, bench_alloc, bench_log};
+	corral_host_api host = {.struct_size = sizeof host, .output_alloc = bench_alloc,
+	    .log = bench_log};
 	corral_load_args args = {sizeof args, "iris", 2, dir, NULL, 0};
 	void *model;
 	char err[256];

@@ -26,7 +26,8 @@ BYTES, ...); a file holds the tensor in corral's raw layout: little-endian
 row-major values, BYTES as a 4-byte little-endian length and the bytes
 per element. Some models have no case: onnx_test loads them for the
 errors they must give (seq_in, rank9, complex_in, float8_in,
-no_rank_in, not_a_model).
+no_rank_in, not_a_model), and onnx_daemon_test serves some that must
+fail to load (corrupt, opset99).
 Prints nothing on success.
 """
 
@@ -403,6 +404,21 @@ def unsupported(outdir, man):
         f.write(b"this is not a protobuf \xff\xff\xff\xff")
 
 
+def unloadable(outdir, man):
+    """Models ONNX Runtime cannot load, for onnx_daemon_test: 4 KiB of
+    random bytes (a generator of their own, so the other models' data
+    stays as it was), and an opset of the default domain from the future
+    (99), which ONNX Runtime has no operators for."""
+    vdir = os.path.join(outdir, "models", "corrupt", "1")
+    os.makedirs(vdir, exist_ok=True)
+    with open(os.path.join(vdir, "model.onnx"), "wb") as f:
+        f.write(np.random.default_rng(SEED + 1).bytes(4096))
+    # The checker would refuse opset 99; ONNX Runtime must say why.
+    save_model(outdir, "opset99", [helper.make_node("Neg", ["x"], ["y"])],
+               [tensor_info("x", "FP32", [3])],
+               [tensor_info("y", "FP32", [3])], opset=99, check=False)
+
+
 def undeclared_output(outdir, man):
     """An output of no declared shape, which shape inference cannot find
     either (the axes are data): its rank comes from the warm-up, whose
@@ -480,6 +496,7 @@ def main():
     strings(outdir, man)
     sequences(outdir, man)
     unsupported(outdir, man)
+    unloadable(outdir, man)
     warm_up_cases(outdir, man, rng)
     undeclared_output(outdir, man)
     casts(outdir, man, rng)

@@ -3,18 +3,23 @@
  * running ONNX Runtime, libcorral over ipc and tcp, outputs compared with
  * numpy's (gen_onnx_models.py).
  *
- *   onnx_daemon_test CORRALD GEN_DIR
+ *   onnx_daemon_test CORRALD GEN_DIR [EXAMPLES]
  *
  * Covers FP32 with a pool of two intra-op threads, FP16 and BF16, BYTES
  * inputs, two inputs and outputs, scalars, zero-sized dimensions, output
- * selection by parameter, models refused at load (and why), and that
- * every thread of every worker runs under the seccomp filter.
+ * selection by parameter, models refused at load (and why), models
+ * whose model.onnx is missing, corrupt or of a future opset (FAILED, with
+ * a last_error that says why, while the others serve), and that every
+ * thread of every worker runs under the seccomp filter. With EXAMPLES
+ * (configs/models), also the example iris_onnx against iris version 2.
  */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "onnx_cases.h"
@@ -60,7 +65,21 @@ static void setup_repo(void)
 	serve("seq_in", "seq_in", NULL);
 	serve("strings_out", "strings_out", NULL);
 	serve("bad_threads", "affine", "  intra_op_threads: lots\n");
+	/* ONNX Runtime cannot load these (gen_onnx_models.py): random bytes,
+	 * opset 99 of the default domain; and a version folder without its
+	 * model.onnx. */
+	serve("corrupt", "corrupt", NULL);
+	serve("opset99", "opset99", NULL);
+	harness_write(&h, "missing/config.yaml", "plugin: onnx\n");
+	harness_write(&h, "missing/1/README", "model.onnx is missing on purpose\n");
 }
+
+/* The models that serve (the others are refused at load). */
+static const char *const serving[] = {
+	"affine", "affine1", "matmul256", "halves", "strings", "dot_argmax",
+	"scalar", "zero_dim", "arith_fp16", "arith_uint64", "logic", "seq_out",
+	"rows_of_4",
+};
 
 /* --------------------------------------------------------------- tests --- */
 
@@ -230,6 +249,179 @@ static void test_refused(corral_client *c)
 	}
 }
 
+/* The last_error `models` lists for model version 1 (malloc'd, NULL if
+ * none) and its state in state. */
+static char *last_error(corral_client *c, const char *model, char *state,
+    size_t n)
+{
+	corral_model_list *l;
+	corral_error err;
+	char *why = NULL;
+
+	state[0] = '\0';
+	CHECK_INT(corral_list_models(c, &l, &err), CORRAL_OK);
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; i < l->count; i++) {
+		const struct corral_model_entry *e = &l->entries[i];
+
+		if (strcmp(e->name, model) != 0 || e->version != 1)
+			continue;
+		snprintf(state, n, "%s", e->state);
+		if (e->last_error != NULL)
+			why = strdup(e->last_error);
+	}
+	corral_model_list_free(l);
+	return why;
+}
+
+/* Models ONNX Runtime cannot load, or whose file is not there, are FAILED
+ * and `models` says why; every other model serves on, and the daemon is
+ * live but not ready. */
+static void test_unloadable(corral_client *c)
+{
+	static const struct {
+		const char *model;
+		const char *says[2]; /* each must be in last_error */
+	} bad[] = {
+		{ "corrupt", { "model could not be loaded", "Protobuf" } },
+		{ "missing", { "model could not be loaded",
+		    "cannot open " } },
+		{ "missing", { "missing/1/model.onnx",
+		    "No such file or directory" } },
+		/* ONNX Runtime says "... Opset 99 is under development ..."
+		 * after a source location and a C++ signature, and after the
+		 * file's path twice: last_error (about 190 bytes) must still
+		 * carry the reason. */
+		{ "opset99", { "model could not be loaded", "pset 99" } },
+	};
+	bool live = false, ready = true;
+	corral_error err;
+	char state[32];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *why = last_error(c, bad[i].model, state, sizeof state);
+
+		CHECK_MSG(strcmp(state, "FAILED") == 0, "%s: state %s, want "
+		    "FAILED", bad[i].model, state);
+		for (size_t k = 0; k < 2; k++)
+			CHECK_MSG(why != NULL && strstr(why, bad[i].says[k]),
+			    "%s: last_error \"%s\" does not say \"%s\"",
+			    bad[i].model, why ? why : "(none)", bad[i].says[k]);
+		free(why);
+	}
+	/* The others serve: READY, no last_error. */
+	for (size_t i = 0; i < sizeof serving / sizeof serving[0]; i++) {
+		char *why = last_error(c, serving[i], state, sizeof state);
+
+		CHECK_MSG(strcmp(state, "READY") == 0 && why == NULL,
+		    "%s: state %s, last_error %s", serving[i], state,
+		    why ? why : "(none)");
+		free(why);
+	}
+	CHECK_INT(corral_health(c, &live, &ready, &err), CORRAL_OK);
+	CHECK(live && !ready);
+	run_case(c, "affine", "affine_5");
+	run_case(c, "strings", "strings");
+}
+
+/*
+ * The bundled example iris_onnx (configs/models, made by
+ * gen_example_model.py) with its own config.yaml, next to `iris`, whose
+ * version 2 has the same weights in the linear plugin: the same labels,
+ * and probabilities within float32's rounding. Its own daemon, with the
+ * two model folders linked as they are.
+ */
+static void test_example(const char *corrald, const char *examples)
+{
+	static const float rows[3][4] = {
+		{ 5.1f, 3.5f, 1.4f, 0.2f }, /* setosa */
+		{ 6.7f, 3.0f, 5.2f, 2.3f }, /* virginica */
+		{ 5.9f, 3.0f, 4.2f, 1.5f }, /* versicolor */
+	};
+	static const int64_t want_label[3] = { 0, 2, 1 };
+	int64_t shape[2] = { 3, 4 };
+	corral_tensor in = { "input", CORRAL_DT_FP32, 2, shape, rows,
+		sizeof rows };
+	corral_result *onnx = NULL, *linear = NULL;
+	corral_metadata *m = NULL;
+	corral_error err;
+	corral_client *c;
+	char target[4096];
+	harness eh;
+	int status;
+
+	harness_init(&eh);
+	snprintf(target, sizeof target, "%s/iris_onnx", examples);
+	harness_link(&eh, "iris_onnx", target);
+	snprintf(target, sizeof target, "%s/iris", examples);
+	harness_link(&eh, "iris", target);
+	harness_start(&eh, corrald, NULL);
+	c = harness_client(&eh, false);
+
+	CHECK_INT(corral_get_metadata(c, "iris_onnx", 0, &m, &err), CORRAL_OK);
+	if (m != NULL) {
+		CHECK_STR(m->plugin, "onnx");
+		CHECK_MSG(m->n_inputs == 1 && strcmp(m->inputs[0].name, "input") == 0 &&
+		    m->inputs[0].dtype == CORRAL_DT_FP32 && m->inputs[0].ndim == 2 &&
+		    m->inputs[0].shape[0] == -1 && m->inputs[0].shape[1] == 4,
+		    "iris_onnx: input FP32 [-1, 4] called input");
+		CHECK_MSG(m->n_outputs == 2 &&
+		    strcmp(m->outputs[0].name, "probabilities") == 0 &&
+		    m->outputs[0].dtype == CORRAL_DT_FP32 &&
+		    m->outputs[0].ndim == 2 && m->outputs[0].shape[1] == 3 &&
+		    strcmp(m->outputs[1].name, "label") == 0 &&
+		    m->outputs[1].dtype == CORRAL_DT_INT64 &&
+		    m->outputs[1].ndim == 1,
+		    "iris_onnx: outputs probabilities FP32 [-1, 3], label INT64 [-1]");
+		corral_metadata_free(m);
+	}
+	CHECK_INT(corral_infer(c, "iris_onnx", 0, &in, 1, NULL, 0, &onnx, &err),
+	    CORRAL_OK);
+	CHECK_INT(corral_infer(c, "iris", 2, &in, 1, NULL, 0, &linear, &err),
+	    CORRAL_OK);
+	if (onnx != NULL && linear != NULL) {
+		const corral_tensor *p = corral_result_find(onnx, "probabilities");
+		const corral_tensor *l = corral_result_find(onnx, "label");
+		const corral_tensor *lp = corral_result_find(linear, "probabilities");
+		const corral_tensor *ll = corral_result_find(linear, "label");
+
+		REQUIRE(p && l && lp && ll);
+		REQUIRE(p->dtype == CORRAL_DT_FP32 && p->nbytes == 9 * 4 &&
+		    lp->dtype == CORRAL_DT_FP64 && lp->nbytes == 9 * 8 &&
+		    l->nbytes == 3 * 8 && ll->nbytes == 3 * 8);
+		for (size_t i = 0; i < 9; i++) {
+			float a;
+			double b;
+
+			memcpy(&a, (const char *)p->data + 4 * i, 4);
+			memcpy(&b, (const char *)lp->data + 8 * i, 8);
+			CHECK_MSG(fabs(a - b) <= 1e-6 + 1e-5 * fabs(b),
+			    "iris_onnx probabilities[%zu] = %.9g, iris 2 has %.9g",
+			    i, a, b);
+		}
+		for (size_t i = 0; i < 3; i++) {
+			int64_t a, b;
+
+			memcpy(&a, (const char *)l->data + 8 * i, 8);
+			memcpy(&b, (const char *)ll->data + 8 * i, 8);
+			CHECK_MSG(a == want_label[i] && b == want_label[i],
+			    "row %zu: label %lld (iris_onnx), %lld (iris 2), want "
+			    "%lld", i, (long long)a, (long long)b,
+			    (long long)want_label[i]);
+		}
+	}
+	corral_result_free(onnx);
+	corral_result_free(linear);
+	corral_client_close(c);
+	status = harness_stop(&eh);
+	CHECK_MSG(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "corrald exits 0 (status %d)", status);
+	if (test_failed_)
+		harness_dump_log(&eh);
+	harness_cleanup(&eh);
+}
+
 /* A worker's model name, from its command line (--model NAME). */
 static void worker_model(pid_t pid, char *out, size_t n)
 {
@@ -258,7 +450,8 @@ static void test_confined_threads(void)
 	int n = harness_workers(&h, pids, 32);
 	int threads = 0, confined = 0, affine = -1, affine1 = -1;
 
-	CHECK_MSG(n == 13, "13 serving workers, got %d", n);
+	CHECK_MSG(n == (int)(sizeof serving / sizeof serving[0]),
+	    "%zu serving workers, got %d", sizeof serving / sizeof serving[0], n);
 	for (int i = 0; i < n; i++) {
 		char path[64], model[64];
 		DIR *d;
@@ -324,7 +517,7 @@ int main(int argc, char **argv)
 {
 	char path[4096];
 
-	REQUIRE(argc == 3);
+	REQUIRE(argc == 3 || argc == 4);
 	gen_dir = realpath(argv[2], NULL);
 	REQUIRE(gen_dir != NULL);
 	snprintf(path, sizeof path, "%s/golden.tsv", gen_dir);
@@ -342,6 +535,7 @@ int main(int argc, char **argv)
 	test_metadata(ipc);
 	test_bad_requests(tcp);
 	test_refused(ipc);
+	test_unloadable(tcp);
 	test_confined_threads();
 	test_sustained(ipc);
 	test_confined_threads();
@@ -351,6 +545,8 @@ int main(int argc, char **argv)
 	if (test_failed_)
 		harness_dump_log(&h);
 	harness_cleanup(&h);
+	if (argc == 4)
+		test_example(argv[1], argv[3]);
 	cases_free(&cases);
 	free(gen_dir);
 	TEST_MAIN_END();

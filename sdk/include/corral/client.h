@@ -33,7 +33,7 @@ typedef struct corral_client corral_client;
 
 typedef struct corral_error {
 	corral_status code;
-	char message[256];
+	char message[512];
 } corral_error;
 
 /* Dial `url` (ipc:// or tcp://; NULL for CORRAL_DEFAULT_URL). On success
