@@ -146,7 +146,7 @@ static int ask(corral_client *cl, size_t i, corral_dtype dt, size_t r0,
 	st = corral_infer(cl, specs[i].model, 0, &t, 1, NULL, 0, &r, &err);
 	free(data);
 	if (st != CORRAL_OK) {
-		snprintf(why, whylen, "infer: status %d: %s", (int)st, err.message);
+		snprintf(why, whylen, "infer: status %d: %.300s", (int)st, err.message);
 		return -1;
 	}
 	if (corral_result_output_count(r) != 1)
