@@ -8,6 +8,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,6 +300,65 @@ corral_plugin_error onnx_run(onnx_model *m, char *err, size_t errlen)
  * Outputs
  * ------------------------------------------------------------------------ */
 
+/*
+ * A STRING output as BYTES: ORT hands out the strings back to back with
+ * each one's offset; corral's layout puts a 4-byte length before each.
+ * The offsets need a temporary array (string outputs are not the hot
+ * path, so it is allocated per call).
+ */
+static corral_plugin_error run_emit_strings(onnx_model *m,
+    corral_infer_ctx *ctx, const onnx_port *p, OrtValue *v,
+    const int64_t *shape, size_t nd, int64_t elements, char *err,
+    size_t errlen)
+{
+	const OrtApi *ort = m->ort;
+	size_t len = 0, n = (size_t)elements;
+	OrtStatus *st;
+
+	/* A host older than output_alloc_bytes cannot take BYTES outputs. */
+	if (m->host->struct_size < offsetof(corral_host_api, output_alloc_bytes) +
+		sizeof m->host->output_alloc_bytes ||
+	    m->host->output_alloc_bytes == NULL) {
+		onnx_errf(err, errlen, "output '%s': this host cannot return BYTES "
+		    "outputs", p->name);
+		return CORRAL_PLUGIN_UNSUPPORTED;
+	}
+	if ((st = ort->GetStringTensorDataLength(v, &len)) != NULL)
+		return onnx_status(ort, st, CORRAL_PLUGIN_INTERNAL, err, errlen,
+		    "output '%s'", p->name);
+	if (n > (SIZE_MAX - len) / 4) {
+		onnx_errf(err, errlen, "output '%s' is too large", p->name);
+		return CORRAL_PLUGIN_NO_MEMORY;
+	}
+	unsigned char *dst = m->host->output_alloc_bytes(ctx, p->name,
+	    (uint32_t)nd, shape, 4 * n + len);
+	size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
+	if (dst == NULL || offsets == NULL) {
+		free(offsets);
+		onnx_errf(err, errlen, "cannot allocate output '%s' of %zu "
+		    "strings", p->name, n);
+		return CORRAL_PLUGIN_NO_MEMORY;
+	}
+	/* ORT writes the characters at the end of our buffer; each is then
+	 * moved down to its place after its length (memmove: they overlap). */
+	unsigned char *chars = dst + 4 * n;
+	if (n > 0 && (st = ort->GetStringTensorContent(v, chars, len, offsets, n)) != NULL) {
+		free(offsets);
+		return onnx_status(ort, st, CORRAL_PLUGIN_INTERNAL, err, errlen,
+		    "output '%s'", p->name);
+	}
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t end = i + 1 < n ? offsets[i + 1] : len;
+		uint32_t slen = (uint32_t)(end - offsets[i]);
+		memcpy(dst + at, &slen, 4);
+		memmove(dst + at + 4, chars + offsets[i], slen);
+		at += 4 + slen;
+	}
+	free(offsets);
+	return CORRAL_PLUGIN_OK;
+}
+
 /* Copy output j into a buffer the host allocates. */
 static corral_plugin_error run_emit_one(onnx_model *m, corral_infer_ctx *ctx,
     size_t j, char *err, size_t errlen)
@@ -335,12 +395,10 @@ static corral_plugin_error run_emit_one(onnx_model *m, corral_infer_ctx *ctx,
 		return CORRAL_PLUGIN_INTERNAL;
 	}
 	esize = corral_dtype_size(p->dtype);
-	if (esize == 0) { /* STRING: refused at load, see onnx_signature.c */
-		onnx_errf(err, errlen, "output '%s': BYTES outputs cannot be "
-		    "returned", p->name);
-		return CORRAL_PLUGIN_UNSUPPORTED;
-	}
 	elements = corral_shape_elements(shape, (uint32_t)nd);
+	if (esize == 0 && elements >= 0) /* STRING */
+		return run_emit_strings(m, ctx, p, m->output_values[j], shape,
+		    nd, elements, err, errlen);
 	dst = m->host->output_alloc(ctx, p->name, p->dtype, (uint32_t)nd, shape);
 	if (dst == NULL || elements < 0) {
 		char s[128];

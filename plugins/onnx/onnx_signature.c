@@ -110,10 +110,6 @@ static corral_plugin_error sig_read_port(onnx_model *m, int is_input,
 	    !p->port.rank_known)
 		snprintf(p->why, sizeof p->why, "declares no shape; corral "
 		    "needs at least its rank");
-	if (rc == CORRAL_PLUGIN_OK && !is_input && p->why[0] == '\0' &&
-	    p->port.dtype == CORRAL_DT_BYTES)
-		snprintf(p->why, sizeof p->why, "is a STRING tensor, and plugin "
-		    "ABI 1.0 has no way to return BYTES outputs");
 	return rc;
 }
 

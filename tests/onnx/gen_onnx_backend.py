@@ -12,7 +12,7 @@ version folder of each case pointing at the test's own folder (the plugin
 reads its model.onnx there).
 
 Every test is listed: run, or `skip` with the reason the plugin cannot
-take it (a sequence or optional value, a STRING output, a tensor without
+take it (a sequence or optional value, a tensor without
 a declared rank). Floats are compared as ONNX's backend runner compares
 them: rtol 1e-3, atol 1e-7. Prints one summary line.
 """
@@ -51,6 +51,17 @@ REFERENCE_DIFFERS = {
     "test_resize_downsample_scales_linear_align_corners":
         "ONNX Runtime's align_corners downsampling differs from the "
         "reference (listed as failing by ONNX Runtime's own backend runner)",
+    # Numbers to text: ONNX 1.12's reference writes Python's shortest
+    # repr; ONNX Runtime writes other digits (3 more bytes over 12 values).
+    "test_cast_FLOAT_to_STRING":
+        "ONNX Runtime writes floats as text with other digits than the "
+        "reference's shortest form",
+    "test_castlike_FLOAT_to_STRING":
+        "ONNX Runtime writes floats as text with other digits than the "
+        "reference's shortest form",
+    "test_castlike_FLOAT_to_STRING_expanded":
+        "ONNX Runtime writes floats as text with other digits than the "
+        "reference's shortest form",
 }
 
 # Float32 FFTs leave values around 1e-4 where the float64 reference has
@@ -92,9 +103,6 @@ def why_not(value_info, is_input):
     if elem not in DATATYPES:
         return f"'{name}' has element type " + \
             TensorProto.DataType.Name(elem)
-    if not is_input and elem == TensorProto.STRING:
-        return (f"output '{name}' is a STRING tensor (plugin ABI 1.0 "
-                "cannot return BYTES outputs)")
     if not t.tensor_type.HasField("shape"):
         return (f"'{name}' has no declared rank (a corral signature "
                 "cannot say 'any rank')")

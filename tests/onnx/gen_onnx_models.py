@@ -313,7 +313,7 @@ CATEGORIES = [b"", b"cat", b"dog", b"caf\xc3\xa9", b"nul\x00byte", b"x" * 300]
 
 def strings(outdir, man):
     """BYTES in, numbers out (CategoryMapper); and a model with a string
-    output too, which loads only when that output is left out."""
+    output too, returned as BYTES."""
     cats = helper.make_node(
         "CategoryMapper", ["s"], ["ids"], domain="ai.onnx.ml",
         cats_strings=CATEGORIES, cats_int64s=list(range(10, 10 + len(CATEGORIES))),
@@ -344,6 +344,14 @@ def strings(outdir, man):
                    dtype=np.int64)
     man.case("strings_out_ids", vdir, [("s", "BYTES", s)],
              [("ids", "INT64", ids)], params=[("outputs", "ids")])
+    # Both outputs, the STRING one back as BYTES.
+    man.case("strings_out", vdir, [("s", "BYTES", s)],
+             [("same", "BYTES", s), ("ids", "INT64", ids)])
+    odd = np.array([[b"nul\x00byte", b"x" * 300], [b"", b"caf\xc3\xa9"]], dtype=object)
+    man.case("strings_out_odd", vdir, [("s", "BYTES", odd)],
+             [("same", "BYTES", odd),
+              ("ids", "INT64", np.array([[lookup.get(v, -1) for v in row] for row in odd],
+                                        dtype=np.int64))])
 
 
 def sequences(outdir, man):

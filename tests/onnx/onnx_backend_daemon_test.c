@@ -26,8 +26,8 @@
  * cannot call (a request needs an input). Failed: a wrong or missing output,
  * an error reply (a crash is WORKER_CRASHED, a hang DEADLINE_EXCEEDED),
  * metadata that disagrees with the case, a model in any other state, a
- * worker that ended while serving. A daemon that does not exit 0 on
- * SIGTERM is reported, not failed (see run_batch).
+ * worker that ended while serving, a daemon that does not exit 0 on
+ * SIGTERM.
  *
  * Prints every skip and failure with its reason, then
  *   backend through corrald: N run, N passed, N skipped, N failed
@@ -79,7 +79,6 @@ static test_model *models;
 static size_t n_models;
 static const char *corrald_path, *plugin_path;
 static size_t refused;
-static size_t unclean_stops; /* daemons that did not exit 0 on SIGTERM */
 
 static void set_result(size_t i, outcome what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -417,25 +416,11 @@ static void run_batch(size_t first, size_t count)
 			    cases.cases[i].name, results[i].why ?
 			    results[i].why : "not run");
 		}
-	/*
-	 * corrald should exit 0 on SIGTERM. It aborts in nng now and then
-	 * instead ("panic: pthread_mutex_lock: Invalid argument" from
-	 * nng_ctx_send called by front.c's worker_done, through front_send,
-	 * after "signal 15: stopping"): about once in 300 stops under
-	 * ASan+UBSan, more rarely in a plain build. daemon_test and
-	 * xgboost_daemon_test check the exit of their one daemon; this test
-	 * stops 22, and would fail about half its ASan runs on that alone,
-	 * so it reports an unclean stop (with the daemon's log) without
-	 * failing. Make it a CHECK again once corrald's shutdown is fixed.
-	 */
+	/* Every daemon stops cleanly: exit 0 on SIGTERM. */
 	status = harness_stop(&h);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		unclean_stops++;
-		fprintf(stderr, "NOTE: corrald (models %s to %s) did not stop "
-		    "cleanly: wait status %d (a corrald bug, not counted as a "
-		    "failure; see the comment in run_batch)\n",
-		    models[first].name, models[first + count - 1].name, status);
-	}
+	CHECK_MSG(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "corrald (models %s to %s) exits 0 on SIGTERM (wait status %d)",
+	    models[first].name, models[first + count - 1].name, status);
 	if (test_failed_ != failed_before || status != 0)
 		harness_dump_log(&h);
 	harness_cleanup(&h);
@@ -489,10 +474,6 @@ int main(int argc, char **argv)
 	    "%zu failed (%zu models in %zu daemons, %.1f s)\n", run, passed,
 	    skipped, failed, n_models, (n_models + batch - 1) / batch,
 	    (harness_now_ms() - start) / 1000.0);
-	if (unclean_stops > 0)
-		printf("NOTE: %zu of %zu daemons did not exit 0 on SIGTERM (not "
-		    "counted as a failure: see stderr)\n", unclean_stops,
-		    (n_models + batch - 1) / batch);
 
 	for (size_t i = 0; i < cases.n; i++)
 		free(results[i].why);
