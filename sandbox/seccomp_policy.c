@@ -1,5 +1,6 @@
 /* seccomp_policy.c - the worker's serving allowlist (libseccomp). */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <seccomp.h>
@@ -16,7 +17,7 @@
  * exiting. Kept in one place so a change to it is a reviewed change. */
 static const char *const serving_allow[] = {
 	"read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom",
-	"sendto", "close", "fcntl", "getsockopt", "setsockopt", "shutdown",
+	"sendto", "close", "getsockopt", "setsockopt", "shutdown",
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
 	"futex", "sched_yield", "sched_getaffinity", "nanosleep",
 	"clock_nanosleep", "clock_gettime", "gettimeofday",
@@ -39,7 +40,7 @@ static const char *const serving_eacces[] = {
  * with an error: a plain allow for a plugin would undo that (libseccomp
  * lets an unconditional rule override a conditional one). */
 static const char *const restricted[] = {
-	"mmap", "mprotect", "clone", "clone3", "prctl", "tgkill", "ioctl",
+	"mmap", "mprotect", "clone", "clone3", "prctl", "tgkill", "ioctl", "fcntl",
 };
 
 static bool is_restricted(const char *name)
@@ -110,6 +111,20 @@ static int add_rules(scmp_filter_ctx ctx, const char *const *extra,
 	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 		SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME))) {
 		snprintf(err, errlen, "seccomp rule for prctl failed");
+		return -1;
+	}
+	/* fcntl for flags only: F_SETOWN/F_SETSIG with O_ASYNC would let the
+	 * kernel signal any process on the worker's behalf. */
+	static const int fcntl_cmds[] = {F_GETFL, F_GETFD, F_SETFD};
+	for (size_t i = 0; i < sizeof fcntl_cmds / sizeof *fcntl_cmds; i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+			SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i]))) {
+			snprintf(err, errlen, "seccomp rule for fcntl failed");
+			return -1;
+		}
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+		SCMP_A1(SCMP_CMP_EQ, F_SETFL), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0))) {
+		snprintf(err, errlen, "seccomp rule for fcntl failed");
 		return -1;
 	}
 	/* Signals only to itself (abort() raises SIGABRT with tgkill). */

@@ -201,6 +201,13 @@ static void model_params(yaml_doc *d, yaml_node_t *root, model_config *c)
 			ydoc_fail(d, k, "at most %d parameters", CONFIG_MAX_PARAMS);
 			return;
 		}
+		/* Passed to the worker as one `key=value` argument of at most
+		 * 511 bytes, split at the first '='. */
+		if (strchr(ks, '=') != NULL || strlen(ks) + strlen(vs) + 2 > 512) {
+			ydoc_fail(d, k, "parameter '%.64s': names may not hold '=', and "
+			    "name and value together must be under 511 bytes", ks);
+			return;
+		}
 		corral_param *dst = &c->params[c->n_params];
 		dst->key = strdup(ks);
 		dst->value = strdup(vs);

@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,15 @@ static char *join2(const char *a, const char *b)
 	return p;
 }
 
-static int make_dir(const char *path, mode_t mode)
+/* Create path with mode; an existing folder keeps the operator's mode,
+ * unless `exact` (the private worker folder must be 0700 whatever it was). */
+static int make_dir(const char *path, mode_t mode, bool exact)
 {
-	if (mkdir(path, mode) != 0 && errno != EEXIST)
+	if (mkdir(path, mode) == 0)
+		return chmod(path, mode); /* the umask may have narrowed it */
+	if (errno != EEXIST)
 		return -1;
-	return chmod(path, mode);
+	return exact ? chmod(path, mode) : 0;
 }
 
 /* Remove sockets a previous, killed daemon left in the worker folder. */
@@ -114,8 +119,8 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 	}
 	/* The runtime folder holds the client socket (reachable by local
 	 * clients); worker sockets sit in a private folder inside it. */
-	if (make_dir(d->cfg.runtime_dir, 0755) != 0 ||
-	    make_dir(d->worker_dir, 0700) != 0) {
+	if (make_dir(d->cfg.runtime_dir, 0755, false) != 0 ||
+	    make_dir(d->worker_dir, 0700, true) != 0) {
 		snprintf(err, errlen, "runtime folder %s: %s", d->cfg.runtime_dir,
 		    strerror(errno));
 		return -1;

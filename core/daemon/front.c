@@ -45,6 +45,7 @@ typedef struct front_req {
 	const char *model_name; /* the model table outlives every request */
 	int64_t version;
 	int64_t timeout_ms;
+	int64_t deadline_ms;   /* now_ms() by which the worker must answer */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char err[1024];
@@ -155,8 +156,10 @@ static corral_status check_worker_reply(front_req *r, nng_msg *wm,
 	const char *body = nng_msg_body(wm);
 	size_t len = nng_msg_len(wm), off = 0;
 	corral_status st = CORRAL_E_INTERNAL;
+	char why[256];
 	snprintf(r->err, sizeof r->err, "the worker sent a malformed reply");
-	if (msgpack_unpack_next(&u, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	if (wire_scan(body, len, WIRE_MAX_OBJECTS, why, sizeof why) != CORRAL_OK ||
+	    msgpack_unpack_next(&u, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
 	    off != len || u.data.type != MSGPACK_OBJECT_MAP)
 		goto out;
 	const msgpack_object *error = wire_map_get(&u.data, "error");
@@ -181,11 +184,12 @@ static corral_status check_worker_reply(front_req *r, nng_msg *wm,
 	    !wire_str_eq((wire_str){kv->key.via.str.ptr, kv->key.via.str.size}, "outputs") ||
 	    kv->val.type != MSGPACK_OBJECT_ARRAY)
 		goto out;
-	char why[256];
 	for (uint32_t i = 0; i < kv->val.via.array.size; i++) {
 		wire_tensor t;
-		if (wire_tensor_decode(&kv->val.via.array.ptr[i], &t, why, sizeof why) != CORRAL_OK) {
-			snprintf(r->err, sizeof r->err, "the worker sent a malformed output: %s", why);
+		if (wire_tensor_decode(&kv->val.via.array.ptr[i], &t, why, sizeof why) != CORRAL_OK ||
+		    t.array != NULL) {
+			snprintf(r->err, sizeof r->err, "the worker sent a malformed output: %s",
+			    t.array != NULL ? "data is not bin" : why);
 			goto out;
 		}
 	}
@@ -258,7 +262,10 @@ static void worker_done(void *arg)
 	}
 	if (!r->wsent) {
 		if (rv == 0) {
+			/* One deadline for send and receive together. */
+			int64_t left = r->deadline_ms - now_ms();
 			r->wsent = true;
+			nng_aio_set_timeout(r->waio, (nng_duration)(left > 0 ? left : 1));
 			nng_ctx_recv(r->wctx, r->waio);
 			return;
 		}
@@ -348,6 +355,7 @@ static void front_infer(front_req *r)
 		return;
 	}
 	r->wsent = false;
+	r->deadline_ms = now_ms() + r->timeout_ms;
 	nng_aio_set_msg(r->waio, wm);
 	nng_aio_set_timeout(r->waio, (nng_duration)r->timeout_ms);
 	nng_ctx_send(r->wctx, r->waio);
@@ -373,12 +381,11 @@ static void front_handle(front_req *r)
 		return;
 	}
 	wire_str op = r->req.op;
-	if (wire_str_eq(op, "infer") && r->req.model.len == 0) {
-		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, "infer needs 'model'");
-		return;
-	}
 	if (wire_str_eq(op, "infer")) {
-		front_infer(r);
+		if (r->req.model.len == 0)
+			front_send_error(r, CORRAL_E_INVALID_ARGUMENT, "infer needs 'model'");
+		else
+			front_infer(r);
 		return;
 	}
 	corral_status (*handler)(corrald *, const wire_request *, msgpack_packer *,

@@ -1,7 +1,9 @@
 /*
- * front.h - the client-facing REP socket: a fixed pool of nng contexts,
- * each carrying one request at a time through a small state machine, so a
- * slow model holds only its own contexts and never blocks other models.
+ * front.h - the client-facing REP socket: a fixed pool of nng contexts
+ * (`concurrency`), each carrying one request at a time through a small
+ * state machine. A slow model holds only the contexts of its own requests,
+ * so it does not block other models while contexts remain; per-version
+ * queue limits are a later step.
  */
 #ifndef CORRAL_FRONT_H
 #define CORRAL_FRONT_H

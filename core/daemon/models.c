@@ -10,6 +10,8 @@
 #include "log.h"
 #include "models.h"
 
+#define MODEL_MAX_VERSIONS 1024
+
 const char *version_state_name(version_state s)
 {
 	static const char *const names[] = {
@@ -73,10 +75,17 @@ static int model_scan_versions(model *m, const char *dir)
 	DIR *dh = opendir(dir);
 	if (dh == NULL)
 		return 0;
-	int64_t present[256];
+	int64_t present[MODEL_MAX_VERSIONS];
 	size_t n = 0;
 	struct dirent *e;
-	while ((e = readdir(dh)) != NULL && n < 256) {
+	while ((e = readdir(dh)) != NULL) {
+		if (n == MODEL_MAX_VERSIONS) {
+			log_msg(LOG_ERROR, "model %s has more than %d version folders; "
+			    "serving none (the policy could pick the wrong ones)",
+			    m->name, MODEL_MAX_VERSIONS);
+			n = 0;
+			break;
+		}
 		int64_t v = parse_version(e->d_name);
 		char *vdir = v > 0 ? path_join(dir, e->d_name) : NULL;
 		if (vdir && is_dir(vdir))

@@ -24,7 +24,10 @@
 #include "log.h"
 #include "workers.h"
 
-#define MAX_ARGS (16 + 2 * CONFIG_MAX_PARAMS)
+/* corral-worker's fixed arguments (18 with argv[0]), two per parameter,
+ * and the closing NULL. */
+#define WORKER_FIXED_ARGS 18
+#define MAX_ARGS (WORKER_FIXED_ARGS + 2 * CONFIG_MAX_PARAMS + 1)
 
 void worker_ref(worker *w)
 {
@@ -54,9 +57,12 @@ static bool probe_reply_ok(const nng_msg *m)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
-	size_t off = 0;
-	bool ok = msgpack_unpack_next(&u, nng_msg_body((nng_msg *)m),
-		      nng_msg_len((nng_msg *)m), &off) == MSGPACK_UNPACK_SUCCESS &&
+	size_t off = 0, len = nng_msg_len((nng_msg *)m);
+	const void *body = nng_msg_body((nng_msg *)m);
+	char why[256];
+	bool ok = wire_scan(body, len, WIRE_MAX_OBJECTS, why, sizeof why) == CORRAL_OK &&
+	    msgpack_unpack_next(&u, body, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+	    off == len &&
 	    u.data.type == MSGPACK_OBJECT_MAP &&
 	    wire_map_get(&u.data, "error") == NULL &&
 	    wire_map_get(&u.data, "inputs") != NULL;
@@ -94,7 +100,8 @@ static void probe_done(void *arg)
 	pthread_mutex_lock(&d->lock);
 	model_version *mv = w->mv;
 	char *old = NULL;
-	if (mv->w == w && meta != NULL) {
+	/* READY only from STARTING: a version stopped meanwhile stays so. */
+	if (mv->w == w && meta != NULL && mv->state == VERSION_STARTING) {
 		old = mv->meta;
 		mv->meta = meta;
 		mv->meta_len = meta_len;
@@ -102,7 +109,7 @@ static void probe_done(void *arg)
 		meta = NULL;
 		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d)",
 		    mv->model->name, (long long)mv->version, (int)w->pid);
-	} else if (mv->w == w && w->pid > 0) {
+	} else if (mv->w == w && w->pid > 0 && meta == NULL) {
 		snprintf(w->cause, sizeof w->cause, "did not become ready: %s",
 		    rv ? nng_strerror(rv) : "bad describe reply");
 		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d %s; killing it",
@@ -156,7 +163,8 @@ static pid_t spawn_process(char *const argv[], int report_wr)
 	if (report_wr != WORKER_REPORT_FD ? dup2(report_wr, WORKER_REPORT_FD) < 0
 					  : fcntl(report_wr, F_SETFD, 0) < 0)
 		_exit(127); /* dup2 clears close-on-exec; an fd already in place needs it cleared */
-	close_range(WORKER_REPORT_FD + 1, ~0u, 0);
+	if (close_range(WORKER_REPORT_FD + 1, ~0u, 0) != 0)
+		_exit(127); /* never run a worker with the daemon's descriptors */
 	execv(argv[0], argv);
 	_exit(127);
 }
@@ -170,6 +178,10 @@ static void read_report(worker *w)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
+	/* The worker's text goes into logs and replies: one printable line. */
+	for (ssize_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = ' ';
 	size_t len = strlen(w->cause);
 	snprintf(w->cause + len, sizeof w->cause - len, " (%s)", buf);
 }
@@ -256,12 +268,14 @@ void worker_spawn(corrald *d, model_version *mv)
 	argv[n++] = "--max-reply-bytes";
 	argv[n++] = max_reply;
 	for (size_t i = 0; i < m->cfg.n_params; i++) {
+		/* The config refuses parameters that do not fit. */
 		snprintf(params[i], sizeof params[i], "%s=%s", m->cfg.params[i].key,
 		    m->cfg.params[i].value);
 		argv[n++] = "--param";
 		argv[n++] = params[i];
 	}
 	argv[n] = NULL;
+	_Static_assert(WORKER_FIXED_ARGS == 18, "count the fixed arguments above");
 
 	pid_t pid = spawn_process(argv, report[1]);
 	int fork_errno = errno;

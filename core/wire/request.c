@@ -70,6 +70,9 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 	msgpack_unpacked_init(&req->unpacked);
 	req->op.ptr = req->model.ptr = req->token.ptr = "";
 
+	corral_status scanned = wire_scan(buf, len, WIRE_MAX_OBJECTS, err, errlen);
+	if (scanned != CORRAL_OK)
+		return scanned;
 	size_t off = 0;
 	msgpack_unpack_return ret =
 	    msgpack_unpack_next(&req->unpacked, buf, len, &off);

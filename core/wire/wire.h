@@ -37,6 +37,22 @@ static inline bool wire_str_eq(wire_str s, const char *lit)
  * a map). */
 const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
 
+/* ------------------------------------------------------------ scan --- */
+
+/* Values one message may hold: what msgpack-c then allocates is about 24
+ * bytes each, so this bounds a request's unpacked size to ~25 MB. */
+#define WIRE_MAX_OBJECTS (1u << 20)
+
+/*
+ * Walk the MessagePack headers in buf[0..len) without allocating: refuse
+ * (PAYLOAD_TOO_LARGE) a message of more than max_objects values, and
+ * (MALFORMED) one whose containers declare more values than its bytes
+ * could hold. Run it before unpacking anything untrusted. Returns
+ * CORRAL_OK otherwise, including for bytes msgpack-c will reject itself.
+ */
+corral_status wire_scan(const void *buf, size_t len, uint64_t max_objects,
+    char *err, size_t errlen);
+
 /* --------------------------------------------------------- request --- */
 
 /* A parsed request. Every pointer borrows from the message buffer and from

@@ -48,6 +48,9 @@ static int answers(void)
 		return 13; /* plain memory is fine */
 	if (write(2, "", 0) != 0)
 		return 14;
+	int fl = fcntl(2, F_GETFL);
+	if (fl < 0 || fcntl(2, F_SETFL, fl) != 0)
+		return 15; /* flags without O_ASYNC stay allowed */
 	return 0;
 }
 
@@ -67,6 +70,13 @@ static int forks(void)
 {
 	fork();
 	return 22;
+}
+
+/* Asking the kernel to signal another process on I/O (F_SETOWN). */
+static int sets_owner(void)
+{
+	fcntl(2, F_SETOWN, getppid());
+	return 24;
 }
 
 static int signals_another(void)
@@ -89,10 +99,11 @@ int main(void)
 	check_killed(in_child(maps_code), "mmap(PROT_EXEC)");
 	check_killed(in_child(forks), "fork");
 	check_killed(in_child(signals_another), "kill(parent)");
+	check_killed(in_child(sets_owner), "fcntl(F_SETOWN)");
 
 	/* A plugin may not undo the base policy through extra_syscalls; the
 	 * check comes before any filter is loaded, so this process is safe. */
-	const char *const restricted[] = {"mmap", "clone", "openat", "ioctl", "prctl"};
+	const char *const restricted[] = {"mmap", "clone", "openat", "ioctl", "prctl", "fcntl"};
 	for (size_t i = 0; i < sizeof restricted / sizeof *restricted; i++) {
 		const char *extra[] = {restricted[i], NULL};
 		char err[256] = "";

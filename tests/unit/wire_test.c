@@ -1213,8 +1213,42 @@ static void test_status(void)
 	CHECK_INT(corral_status_parse("OKAY", 2), CORRAL_OK);
 }
 
+/* The header scan that runs before msgpack-c allocates anything. */
+static void test_scan(void)
+{
+	char err[256];
+	/* {"a": [1, 2, 3]} */
+	const unsigned char ok[] = {0x81, 0xa1, 'a', 0x93, 1, 2, 3};
+	CHECK_INT(wire_scan(ok, sizeof ok, 100, err, sizeof err), CORRAL_OK);
+	CHECK_INT(wire_scan(ok, sizeof ok, 5, err, sizeof err), CORRAL_E_PAYLOAD_TOO_LARGE);
+	/* A map32 declaring 2^32-1 pairs in 5 bytes. */
+	const unsigned char huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+	CHECK_INT(wire_scan(huge, sizeof huge, WIRE_MAX_OBJECTS, err, sizeof err),
+	    CORRAL_E_MALFORMED);
+	/* A str32 declaring 1 GiB in 9 bytes. */
+	const unsigned char longstr[] = {0xdb, 0x40, 0, 0, 0, 'a', 'b', 'c', 'd'};
+	CHECK_INT(wire_scan(longstr, sizeof longstr, 100, err, sizeof err), CORRAL_E_MALFORMED);
+	/* An array16 of 65535 nils: 65536 values in all. */
+	size_t n = 3 + 65535;
+	unsigned char *many = malloc(n);
+	REQUIRE(many != NULL);
+	many[0] = 0xdc;
+	many[1] = 0xff;
+	many[2] = 0xff;
+	memset(many + 3, 0xc0, 65535);
+	CHECK_INT(wire_scan(many, n, 70000, err, sizeof err), CORRAL_OK);
+	CHECK_INT(wire_scan(many, n, 60000, err, sizeof err), CORRAL_E_PAYLOAD_TOO_LARGE);
+	free(many);
+	/* Truncated or invalid bytes are left for msgpack-c to report. */
+	const unsigned char trunc[] = {0xcb, 1, 2};
+	CHECK_INT(wire_scan(trunc, sizeof trunc, 100, err, sizeof err), CORRAL_E_MALFORMED);
+	const unsigned char bad[] = {0xc1};
+	CHECK_INT(wire_scan(bad, sizeof bad, 100, err, sizeof err), CORRAL_OK);
+}
+
 int main(void)
 {
+	test_scan();
 	test_request_valid();
 	test_request_errors();
 	test_tensor_bin();
