@@ -483,6 +483,51 @@ static void test_stress(const worker_snap *before, int n_before)
 	}
 }
 
+/* Models that cannot load are FAILED with the reason in `models`, and the
+ * daemon serves the rest: a garbage file, no model file, two model files. */
+static void test_unloadable(const char *corrald)
+{
+	static const struct {
+		const char *model, *file, *content, *says;
+	} bad[] = {
+		{ "garbage", "model.json", "this is not a model", "model.json" },
+		{ "no_file", "README", "nothing here", "no model file" },
+		{ "two_files", "model.json", "{}", "keep exactly one model file" },
+	};
+	harness h2;
+	char yaml[4200], rel[256];
+	harness_init(&h2);
+	snprintf(yaml, sizeof yaml, "plugin: %s\n", plugin_so);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(rel, sizeof rel, "%s/config.yaml", bad[i].model);
+		harness_write(&h2, rel, yaml);
+		snprintf(rel, sizeof rel, "%s/1/%s", bad[i].model, bad[i].file);
+		harness_write(&h2, rel, bad[i].content);
+	}
+	harness_write(&h2, "two_files/1/model.ubj", "{}");
+	harness_start(&h2, corrald, NULL);
+	corral_client *c = harness_client(&h2, false);
+	corral_model_list *l = NULL;
+	REQUIRE(corral_list_models(c, &l, NULL) == CORRAL_OK);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < l->count; k++) {
+			const struct corral_model_entry *e = &l->entries[k];
+			if (strcmp(e->name, bad[i].model) != 0)
+				continue;
+			seen = true;
+			CHECK_MSG(strcmp(e->state, "FAILED") == 0, "%s is %s", e->name, e->state);
+			CHECK_MSG(e->last_error && strstr(e->last_error, bad[i].says),
+			    "%s: last_error '%s' names '%s'", bad[i].model,
+			    e->last_error ? e->last_error : "-", bad[i].says);
+		}
+		CHECK_MSG(seen, "%s listed", bad[i].model);
+	}
+	corral_model_list_free(l);
+	corral_client_close(c);
+	harness_cleanup(&h2);
+}
+
 int main(int argc, char **argv)
 {
 	worker_snap before[64];
@@ -521,6 +566,7 @@ int main(int argc, char **argv)
 	if (test_failed_ || getenv("XGBOOST_TEST_VERBOSE"))
 		harness_dump_log(&h);
 	harness_cleanup(&h);
+	test_unloadable(argv[1]);
 	for (size_t i = 0; i < N_SPECS; i++)
 		case_free(&cases[i]);
 	free(plugin_so);
