@@ -492,9 +492,11 @@ void cli_models_table(FILE *f, const corral_model_list *l)
 	    wstate, "STATE", "DEFAULT", "LAST ERROR");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct corral_model_entry *e = &l->entries[i];
-		fprintf(f, "%-*s  %-*" PRId64 "  %-*s  %-7s  %s\n", wname,
+		/* No padding after the last column when it is empty. */
+		fprintf(f, "%-*s  %-*" PRId64 "  %-*s  %-*s%s%s\n", wname,
 		    e->name ? e->name : "", wver, e->version, wstate,
-		    e->state ? e->state : "", e->is_default ? "yes" : "no",
+		    e->state ? e->state : "", e->last_error ? 7 : 0,
+		    e->is_default ? "yes" : "no", e->last_error ? "  " : "",
 		    e->last_error ? e->last_error : "");
 	}
 }
