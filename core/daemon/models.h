@@ -39,6 +39,8 @@ typedef struct worker {
 	corrald *d;
 	model_version *mv;
 	pid_t pid;           /* 0 once reaped (lock) */
+	pid_t spawned_pid;   /* set once, right after fork (atomic): whose
+				connection the socket accepts */
 	nng_socket sock;     /* REQ, listening on sock_url */
 	nng_ctx probe_ctx;   /* the describe request that signals READY */
 	nng_aio *probe_aio;

@@ -149,6 +149,48 @@ static int probe_start(corrald *d, worker *w)
 
 /* ------------------------------------------------------------ spawning --- */
 
+/* The parent of process `pid` as /proc says, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so after the
+	 * last ')'. */
+	char *p = strrchr(buf, ')');
+	int ppid;
+	char state;
+	return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 ? (pid_t)ppid : -1;
+}
+
+/*
+ * Only the worker this socket was made for may connect: any other process
+ * that reaches the folder (another model's plugin during its unconfined
+ * load(), say) would otherwise be handed this model's requests by REQ's
+ * round robin. Checked by the peer's pid, which the kernel reports for a
+ * unix socket. Until the fork's pid is stored, a child of this daemon is
+ * let in (the worker may be quicker than the parent).
+ */
+static void pipe_admit(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	worker *w = arg;
+	uint64_t peer = 0;
+	pid_t want = __atomic_load_n(&w->spawned_pid, __ATOMIC_ACQUIRE);
+	bool ok = nng_pipe_get_uint64(p, NNG_OPT_IPC_PEER_PID, &peer) == 0 &&
+	    (want != 0 ? (pid_t)peer == want : parent_of((pid_t)peer) == getpid());
+	if (!ok) {
+		log_msg(LOG_WARN, "refused a connection from pid %llu to the socket of "
+		    "model %s version %lld", (unsigned long long)peer,
+		    w->mv->model->name, (long long)w->mv->version);
+		nng_pipe_close(p);
+	}
+}
+
 /* fork + exec with the report pipe's write end as fd 3 and no other
  * descriptor beyond stdio. */
 static pid_t spawn_process(char *const argv[], int report_wr)
@@ -225,7 +267,8 @@ void worker_spawn(corrald *d, model_version *mv)
 		spawn_failed(d, mv, NULL, nng_strerror(rv));
 		return;
 	}
-	if ((rv = nng_socket_set_ms(w->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
+	if ((rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_PRE, pipe_admit, w)) ||
+	    (rv = nng_socket_set_ms(w->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
 	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ,
 		 (size_t)d->cfg.max_response_bytes)) ||
 	    (rv = nng_listen(w->sock, w->sock_url, NULL, 0))) {
@@ -279,6 +322,8 @@ void worker_spawn(corrald *d, model_version *mv)
 
 	pid_t pid = spawn_process(argv, report[1]);
 	int fork_errno = errno;
+	if (pid > 0)
+		__atomic_store_n(&w->spawned_pid, pid, __ATOMIC_RELEASE);
 	close(report[1]);
 	if (pid < 0) {
 		spawn_failed(d, mv, w, strerror(fork_errno));

@@ -17,6 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+
 #include "harness.h"
 #include "test.h"
 
@@ -157,6 +160,48 @@ static void test_serving(corral_client *c)
 	CHECK_INT(m->inputs[0].shape[1], 4);
 	corral_metadata_free(m);
 	CHECK_INT(corral_get_metadata(c, "nope", 0, &m, &err), CORRAL_E_MODEL_NOT_FOUND);
+}
+
+/* Another process that dials the workers' sockets is refused: it receives
+ * no request, and every request still reaches its real worker. */
+static void test_rogue_connections(corral_client *c)
+{
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/run/workers", h.dir);
+	nng_socket rogue[16];
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL && n < 16) {
+		if (strstr(e->d_name, ".sock") == NULL)
+			continue;
+		char url[600];
+		snprintf(url, sizeof url, "ipc://%s/%s", dir, e->d_name);
+		REQUIRE(nng_rep0_open(&rogue[n]) == 0);
+		nng_dial(rogue[n], url, NULL, NNG_FLAG_NONBLOCK);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	CHECK_MSG(n >= 3, "found %d worker sockets", n);
+	usleep(300000);
+	corral_client_set_timeout(c, 3000);
+	int ok = 0;
+	for (int i = 0; i < 20; i++) {
+		corral_result *r = NULL;
+		corral_error err;
+		ok += iris_ok(c);
+		ok += mb_call(c, (double[]){1}, 1, &r, &err) == CORRAL_OK;
+		corral_result_free(r);
+	}
+	CHECK_INT(ok, 40);
+	for (int i = 0; i < n; i++) {
+		nng_msg *m;
+		CHECK_MSG(nng_recvmsg(rogue[i], &m, NNG_FLAG_NONBLOCK) == NNG_EAGAIN,
+		    "the rogue socket %d received nothing", i);
+		nng_close(rogue[i]);
+	}
+	corral_client_set_timeout(c, 20000);
 }
 
 /* Every thread of every serving worker is under a seccomp filter. */
@@ -387,6 +432,7 @@ int main(int argc, char **argv)
 	test_serving(ipc);
 	test_serving(tcp);
 	test_confined_threads();
+	test_rogue_connections(ipc);
 	test_file_access_refused(ipc);
 	crash_and_recover(ipc, -1, "signal 6");
 	crash_and_recover(tcp, -2, "signal 11");
