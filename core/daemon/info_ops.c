@@ -27,24 +27,17 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 		pthread_mutex_unlock(&d->lock);
 		return st;
 	}
-	/* meta is the worker's describe reply: {plugin, plugin_version,
-	 * inputs, outputs}; add who we are around it. */
-	msgpack_unpacked u;
-	msgpack_unpacked_init(&u);
-	size_t off = 0;
-	msgpack_unpack_next(&u, mv->meta, mv->meta_len, &off); /* checked at READY */
-	const msgpack_object_map *meta = &u.data.via.map;
+	/* meta holds four key/value pairs ready to send (workers.c,
+	 * describe_to_meta): plugin, plugin_version, inputs, outputs. */
 	const model *m = mv->model;
-	int rc = msgpack_pack_map(pk, (req->id ? 5 : 4) + meta->size) ||
+	int rc = msgpack_pack_map(pk, (req->id ? 5 : 4) + 4) ||
 	    wire_pack_envelope(pk, req->id) || wire_pack_kv_str(pk, "name", m->name) ||
 	    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
 	    wire_pack_cstr(pk, "versions") || msgpack_pack_array(pk, m->n_versions);
 	for (size_t i = 0; rc == 0 && i < m->n_versions; i++)
 		rc = wire_pack_i64(pk, m->versions[i].version);
-	for (uint32_t i = 0; rc == 0 && i < meta->size; i++)
-		rc = msgpack_pack_object(pk, meta->ptr[i].key) ||
-		    msgpack_pack_object(pk, meta->ptr[i].val);
-	msgpack_unpacked_destroy(&u);
+	if (rc == 0)
+		rc = pk->callback(pk->data, mv->meta, mv->meta_len);
 	pthread_mutex_unlock(&d->lock);
 	return packed(rc, err, errlen);
 }

@@ -53,21 +53,97 @@ void worker_unref(corrald *d, worker *w)
 /* --------------------------------------------------------- readiness --- */
 
 /* Does the describe reply look like a signature (a map without error)? */
-static bool probe_reply_ok(const nng_msg *m)
+/* A spec map from a worker: a name, a known datatype, a shape of at most
+ * CORRAL_MAX_DIMS integers (-1 allowed), and labels, if any, all strings. */
+static bool spec_ok(const msgpack_object *o)
+{
+	const msgpack_object *name = wire_map_get(o, "name");
+	const msgpack_object *dt = wire_map_get(o, "datatype");
+	const msgpack_object *shape = wire_map_get(o, "shape");
+	const msgpack_object *labels = wire_map_get(o, "labels");
+	if (!name || name->type != MSGPACK_OBJECT_STR || !dt ||
+	    dt->type != MSGPACK_OBJECT_STR ||
+	    corral_dtype_parse(dt->via.str.ptr, dt->via.str.size) == CORRAL_DT_INVALID ||
+	    !shape || shape->type != MSGPACK_OBJECT_ARRAY ||
+	    shape->via.array.size > CORRAL_MAX_DIMS ||
+	    (labels && labels->type != MSGPACK_OBJECT_ARRAY))
+		return false;
+	for (uint32_t i = 0; i < shape->via.array.size; i++) {
+		const msgpack_object *d = &shape->via.array.ptr[i];
+		if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    !(d->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && d->via.i64 == -1))
+			return false;
+	}
+	for (uint32_t i = 0; labels && i < labels->via.array.size; i++)
+		if (labels->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+			return false;
+	return true;
+}
+
+static int pack_specs(msgpack_packer *pk, const msgpack_object *a)
+{
+	if (msgpack_pack_array(pk, a->via.array.size))
+		return -1;
+	for (uint32_t i = 0; i < a->via.array.size; i++) {
+		const msgpack_object *o = &a->via.array.ptr[i];
+		const msgpack_object *labels = wire_map_get(o, "labels");
+		if (msgpack_pack_map(pk, labels ? 4 : 3))
+			return -1;
+		static const char *const keys[] = {"name", "datatype", "shape", "labels"};
+		for (size_t k = 0; k < (labels ? 4u : 3u); k++)
+			if (wire_pack_cstr(pk, keys[k]) ||
+			    msgpack_pack_object(pk, *wire_map_get(o, keys[k])))
+				return -1;
+	}
+	return 0;
+}
+
+/*
+ * The worker's describe reply, checked field by field (a worker is not
+ * trusted) and re-encoded as the four key/value pairs `metadata` replies
+ * carry: plugin, plugin_version, inputs, outputs. Stored so that `metadata`
+ * appends them as they are, with nothing to parse. NULL if the reply is
+ * not a proper signature.
+ */
+static char *describe_to_meta(const nng_msg *m, size_t *meta_len)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	size_t off = 0, len = nng_msg_len((nng_msg *)m);
 	const void *body = nng_msg_body((nng_msg *)m);
-	char why[256];
-	bool ok = wire_scan(body, len, WIRE_MAX_OBJECTS, why, sizeof why) == CORRAL_OK &&
-	    msgpack_unpack_next(&u, body, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-	    off == len &&
-	    u.data.type == MSGPACK_OBJECT_MAP &&
-	    wire_map_get(&u.data, "error") == NULL &&
-	    wire_map_get(&u.data, "inputs") != NULL;
+	char why[256], *meta = NULL;
+	if (wire_scan(body, len, WIRE_MAX_OBJECTS, why, sizeof why) != CORRAL_OK ||
+	    msgpack_unpack_next(&u, body, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    off != len || u.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&u);
+		return NULL;
+	}
+	const msgpack_object *plugin = wire_map_get(&u.data, "plugin");
+	const msgpack_object *version = wire_map_get(&u.data, "plugin_version");
+	const msgpack_object *io[2] = {wire_map_get(&u.data, "inputs"),
+	    wire_map_get(&u.data, "outputs")};
+	bool ok = plugin && plugin->type == MSGPACK_OBJECT_STR && version &&
+	    version->type == MSGPACK_OBJECT_STR;
+	for (int k = 0; ok && k < 2; k++) {
+		ok = io[k] && io[k]->type == MSGPACK_OBJECT_ARRAY;
+		for (uint32_t i = 0; ok && i < io[k]->via.array.size; i++)
+			ok = spec_ok(&io[k]->via.array.ptr[i]);
+	}
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (ok && !(wire_pack_cstr(&pk, "plugin") || msgpack_pack_object(&pk, *plugin) ||
+		    wire_pack_cstr(&pk, "plugin_version") ||
+		    msgpack_pack_object(&pk, *version) || wire_pack_cstr(&pk, "inputs") ||
+		    pack_specs(&pk, io[0]) || wire_pack_cstr(&pk, "outputs") ||
+		    pack_specs(&pk, io[1]))) {
+		*meta_len = sb.size; /* release() empties sb */
+		meta = msgpack_sbuffer_release(&sb);
+	}
+	msgpack_sbuffer_destroy(&sb);
 	msgpack_unpacked_destroy(&u);
-	return ok;
+	return meta;
 }
 
 /* The describe probe moved on: its send finished (so receive), or its reply
@@ -89,11 +165,8 @@ static void probe_done(void *arg)
 	nng_msg *reply = rv == 0 ? nng_aio_get_msg(w->probe_aio) : NULL;
 	char *meta = NULL;
 	size_t meta_len = 0;
-	if (reply != NULL && probe_reply_ok(reply)) {
-		meta_len = nng_msg_len(reply);
-		if ((meta = malloc(meta_len)) != NULL)
-			memcpy(meta, nng_msg_body(reply), meta_len);
-	}
+	if (reply != NULL)
+		meta = describe_to_meta(reply, &meta_len);
 	if (reply != NULL)
 		nng_msg_free(reply);
 
