@@ -10,8 +10,6 @@
  * model files at load, bad tensors at infer. Input and output buffers are
  * deliberately misaligned, as a network message can leave them.
  */
-#include <dlfcn.h>
-#include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,301 +20,25 @@
 #include <unistd.h>
 
 #include <corral/plugin.h>
+#include <jansson.h>
 
 #include "test.h"
+#include "test_host.h"
 
-/* ------------------------------------------------------------------------
- * A small JSON reader, for golden.json (the test links no JSON library)
- * ------------------------------------------------------------------------ */
-
-typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
-
-typedef struct jval {
-	jtype type;
-	double num;          /* J_NUM, J_BOOL */
-	char *str;           /* J_STR */
-	char *key;           /* the member name, inside a J_OBJ */
-	struct jval *items;  /* J_ARR, J_OBJ */
-	size_t n;
-} jval;
-
-typedef struct jparser {
-	const char *s;
-	int failed;
-} jparser;
-
-static void json_free(jval *v)
+/* A member of golden.json that must be there, of the given type (any
+ * number for JSON_REAL). */
+static const json_t *json_need(const json_t *obj, const char *key,
+    json_type type)
 {
-	for (size_t i = 0; i < v->n; i++)
-		json_free(&v->items[i]);
-	free(v->items);
-	free(v->str);
-	free(v->key);
-	memset(v, 0, sizeof *v);
-}
+	const json_t *v = json_object_get(obj, key);
+	int ok = v != NULL && (type == JSON_REAL ? json_is_number(v) :
+	    json_typeof(v) == type);
 
-static void json_ws(jparser *p)
-{
-	while (*p->s == ' ' || *p->s == '\n' || *p->s == '\r' || *p->s == '\t')
-		p->s++;
-}
-
-static char *json_string(jparser *p)
-{
-	size_t cap = 16, len = 0;
-	char *out = malloc(cap);
-
-	REQUIRE(out != NULL);
-	p->s++; /* the opening quote */
-	while (*p->s != '"') {
-		char c = *p->s++;
-
-		if (c == '\0') {
-			p->failed = 1;
-			break;
-		}
-		if (c == '\\') {
-			c = *p->s++;
-			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
-			case 'u': /* not in golden files: keep a marker */
-				for (int i = 0; i < 4 && *p->s; i++)
-					p->s++;
-				c = '?';
-				break;
-			case '\0': p->failed = 1; p->s--; c = '?'; break;
-			default: break; /* \" \\ \/ */
-			}
-		}
-		if (len + 2 > cap) {
-			cap *= 2;
-			out = realloc(out, cap);
-			REQUIRE(out != NULL);
-		}
-		out[len++] = c;
-	}
-	if (*p->s == '"')
-		p->s++;
-	out[len] = '\0';
-	return out;
-}
-
-static void json_value(jparser *p, jval *v, int depth);
-
-static jval *json_push(jval *v)
-{
-	v->items = realloc(v->items, (v->n + 1) * sizeof *v->items);
-	REQUIRE(v->items != NULL);
-	memset(&v->items[v->n], 0, sizeof *v->items);
-	return &v->items[v->n++];
-}
-
-static void json_value(jparser *p, jval *v, int depth)
-{
-	char *end;
-
-	json_ws(p);
-	if (depth > 32) {
-		p->failed = 1;
-		return;
-	}
-	if (*p->s == '{' || *p->s == '[') {
-		char close = *p->s == '{' ? '}' : ']';
-
-		v->type = *p->s == '{' ? J_OBJ : J_ARR;
-		p->s++;
-		json_ws(p);
-		if (*p->s == close) {
-			p->s++;
-			return;
-		}
-		while (!p->failed) {
-			jval *item = json_push(v);
-
-			json_ws(p);
-			if (v->type == J_OBJ) {
-				if (*p->s != '"') {
-					p->failed = 1;
-					return;
-				}
-				item->key = json_string(p);
-				json_ws(p);
-				if (*p->s++ != ':') {
-					p->failed = 1;
-					return;
-				}
-			}
-			json_value(p, item, depth + 1);
-			json_ws(p);
-			if (*p->s == ',') {
-				p->s++;
-			} else if (*p->s == close) {
-				p->s++;
-				return;
-			} else {
-				p->failed = 1;
-			}
-		}
-	} else if (*p->s == '"') {
-		v->type = J_STR;
-		v->str = json_string(p);
-	} else if (strncmp(p->s, "true", 4) == 0) {
-		v->type = J_BOOL, v->num = 1, p->s += 4;
-	} else if (strncmp(p->s, "false", 5) == 0) {
-		v->type = J_BOOL, v->num = 0, p->s += 5;
-	} else if (strncmp(p->s, "null", 4) == 0) {
-		v->type = J_NULL, p->s += 4;
-	} else {
-		v->type = J_NUM;
-		v->num = strtod(p->s, &end);
-		if (end == p->s)
-			p->failed = 1;
-		p->s = end;
-	}
-}
-
-/* The whole file at `path`, parsed; REQUIREs success. */
-static jval json_read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	jparser p = { 0 };
-	jval v = { 0 };
-	char *text;
-	long size;
-
-	if (f == NULL)
-		fprintf(stderr, "cannot open %s: %s\n", path, strerror(errno));
-	REQUIRE(f != NULL);
-	REQUIRE(fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0);
-	rewind(f);
-	text = malloc((size_t)size + 1);
-	REQUIRE(text != NULL);
-	REQUIRE(fread(text, 1, (size_t)size, f) == (size_t)size);
-	text[size] = '\0';
-	fclose(f);
-	p.s = text;
-	json_value(&p, &v, 0);
-	json_ws(&p);
-	if (p.failed || *p.s != '\0')
-		fprintf(stderr, "%s: bad JSON near offset %td\n", path, p.s - text);
-	REQUIRE(!p.failed && *p.s == '\0');
-	free(text);
-	return v;
-}
-
-static const jval *json_get(const jval *obj, const char *key)
-{
-	for (size_t i = 0; obj->type == J_OBJ && i < obj->n; i++)
-		if (strcmp(obj->items[i].key, key) == 0)
-			return &obj->items[i];
-	return NULL;
-}
-
-/* A member that must be there, of the given type. */
-static const jval *json_need(const jval *obj, const char *key, jtype type)
-{
-	const jval *v = json_get(obj, key);
-
-	if (v == NULL || v->type != type)
+	if (!ok)
 		fprintf(stderr, "golden: \"%s\" missing or mistyped\n", key);
-	REQUIRE(v != NULL && v->type == type);
+	REQUIRE(ok);
 	return v;
 }
-
-/* ------------------------------------------------------------------------
- * The test host
- * ------------------------------------------------------------------------ */
-
-#define TEST_MAX_OUTPUTS 4
-
-typedef struct test_output {
-	char name[64];
-	corral_dtype dtype;
-	uint32_t ndim;
-	int64_t shape[CORRAL_MAX_DIMS];
-	unsigned char *mem;  /* malloc'd */
-	unsigned char *data; /* mem + 1: deliberately misaligned */
-	size_t nbytes;
-} test_output;
-
-struct corral_infer_ctx {
-	test_output out[TEST_MAX_OUTPUTS];
-	size_t n;
-	int fail_alloc; /* make output_alloc answer NULL */
-	int bad_calls;  /* calls that broke output_alloc's contract */
-};
-
-/* output_alloc as the ABI describes it: NULL for a repeated name, a bad
- * shape, BYTES or no memory. Zero elements get a valid (empty) buffer. */
-static void *test_output_alloc(corral_infer_ctx *ctx, const char *name,
-    corral_dtype dtype, uint32_t ndim, const int64_t *shape)
-{
-	test_output *o;
-	int64_t elements;
-
-	if (ctx->fail_alloc)
-		return NULL;
-	if (name == NULL || strlen(name) >= sizeof o->name ||
-	    ctx->n == TEST_MAX_OUTPUTS || ndim > CORRAL_MAX_DIMS ||
-	    corral_dtype_size(dtype) == 0 ||
-	    (elements = corral_shape_elements(shape, ndim)) < 0) {
-		ctx->bad_calls++;
-		return NULL;
-	}
-	for (size_t i = 0; i < ctx->n; i++) {
-		if (strcmp(ctx->out[i].name, name) == 0) {
-			ctx->bad_calls++;
-			return NULL;
-		}
-	}
-	o = &ctx->out[ctx->n++];
-	memset(o, 0, sizeof *o);
-	snprintf(o->name, sizeof o->name, "%s", name);
-	o->dtype = dtype;
-	o->ndim = ndim;
-	memcpy(o->shape, shape, ndim * sizeof *shape);
-	o->nbytes = (size_t)elements * corral_dtype_size(dtype);
-	o->mem = malloc(o->nbytes + 1);
-	REQUIRE(o->mem != NULL);
-	o->data = o->mem + 1;
-	return o->data;
-}
-
-static void ctx_reset(corral_infer_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->n; i++)
-		free(ctx->out[i].mem);
-	memset(ctx, 0, sizeof *ctx);
-}
-
-static const test_output *ctx_find(const corral_infer_ctx *ctx,
-    const char *name)
-{
-	for (size_t i = 0; i < ctx->n; i++)
-		if (strcmp(ctx->out[i].name, name) == 0)
-			return &ctx->out[i];
-	return NULL;
-}
-
-static int test_log_count[CORRAL_LOG_DEBUG + 1];
-
-static void test_log(int level, const char *msg)
-{
-	if (level >= 0 && level <= CORRAL_LOG_DEBUG)
-		test_log_count[level]++;
-	if (getenv("LINEAR_TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, msg);
-}
-
-static const corral_host_api test_host = {
-	.struct_size = sizeof(corral_host_api),
-	.output_alloc = test_output_alloc,
-	.log = test_log,
-};
 
 static const corral_plugin *plugin;
 
@@ -383,29 +105,37 @@ static const char *const golden_cases[] = {
 };
 
 typedef struct golden {
-	jval root;
+	json_t *root;
 	size_t nf, n_rows;
 	double *x; /* n_rows x nf */
-	const jval *outputs;
+	const json_t *outputs;
 } golden;
 
 static void golden_read(golden *g, const char *dir, const char *name)
 {
 	char path[4096];
-	const jval *rows;
+	const json_t *rows;
+	json_error_t jerr;
 
 	snprintf(path, sizeof path, "%s/%s/golden.json", dir, name);
-	g->root = json_read_file(path);
-	g->nf = (size_t)json_need(&g->root, "n_features", J_NUM)->num;
-	rows = json_need(&g->root, "inputs", J_ARR);
-	g->n_rows = rows->n;
-	g->outputs = json_need(&g->root, "outputs", J_ARR);
+	g->root = json_load_file(path, 0, &jerr);
+	if (g->root == NULL)
+		fprintf(stderr, "%s:%d: %s\n", path, jerr.line, jerr.text);
+	REQUIRE(g->root != NULL);
+	g->nf = (size_t)json_number_value(json_need(g->root, "n_features",
+	    JSON_REAL));
+	rows = json_need(g->root, "inputs", JSON_ARRAY);
+	g->n_rows = json_array_size(rows);
+	g->outputs = json_need(g->root, "outputs", JSON_ARRAY);
 	g->x = calloc(g->n_rows * g->nf + 1, sizeof *g->x);
 	REQUIRE(g->x != NULL);
 	for (size_t r = 0; r < g->n_rows; r++) {
-		REQUIRE(rows->items[r].type == J_ARR && rows->items[r].n == g->nf);
+		const json_t *row = json_array_get(rows, r);
+
+		REQUIRE(json_is_array(row) && json_array_size(row) == g->nf);
 		for (size_t j = 0; j < g->nf; j++)
-			g->x[r * g->nf + j] = rows->items[r].items[j].num;
+			g->x[r * g->nf + j] =
+			    json_number_value(json_array_get(row, j));
 	}
 }
 
@@ -414,33 +144,40 @@ static void golden_read(golden *g, const char *dir, const char *name)
 static void golden_compare(const golden *g, const corral_infer_ctx *ctx,
     size_t r0, size_t n, double tol, const char *what)
 {
-	CHECK_MSG(ctx->n == g->outputs->n, "%s: %zu outputs, golden has %zu",
-	    what, ctx->n, g->outputs->n);
+	const size_t n_out = json_array_size(g->outputs);
+
+	CHECK_MSG(ctx->n == n_out, "%s: %zu outputs, golden has %zu",
+	    what, ctx->n, n_out);
 	CHECK_INT(ctx->bad_calls, 0);
-	for (size_t i = 0; i < g->outputs->n; i++) {
-		const jval *gout = &g->outputs->items[i];
-		const char *name = json_need(gout, "name", J_STR)->str;
-		const char *dt = json_need(gout, "datatype", J_STR)->str;
-		const jval *shape = json_need(gout, "shape", J_ARR);
-		const jval *data = json_need(gout, "data", J_ARR);
-		size_t cols = shape->n == 2 ? (size_t)shape->items[1].num : 1;
-		const test_output *o = ctx_find(ctx, name);
+	for (size_t i = 0; i < n_out; i++) {
+		const json_t *gout = json_array_get(g->outputs, i);
+		const char *name = json_string_value(json_need(gout, "name",
+		    JSON_STRING));
+		const char *dt = json_string_value(json_need(gout, "datatype",
+		    JSON_STRING));
+		const json_t *shape = json_need(gout, "shape", JSON_ARRAY);
+		const json_t *data = json_need(gout, "data", JSON_ARRAY);
+		const size_t rank = json_array_size(shape);
+		size_t cols = rank == 2 ? (size_t)json_number_value(
+		    json_array_get(shape, 1)) : 1;
+		const test_output *o = test_ctx_find(ctx, name);
 
 		CHECK_MSG(o != NULL, "%s: no output \"%s\"", what, name);
 		if (o == NULL)
 			continue;
 		CHECK_STR(corral_dtype_name(o->dtype), dt);
-		CHECK_INT(o->ndim, shape->n);
+		CHECK_INT(o->ndim, rank);
 		/* A 1-D input is one row: its outputs are [1, ...] too. */
 		CHECK_INT(o->shape[0], n);
 		if (o->ndim == 2)
 			CHECK_INT(o->shape[1], cols);
-		if (o->ndim != shape->n || o->shape[0] != (int64_t)n ||
+		if (o->ndim != rank || o->shape[0] != (int64_t)n ||
 		    o->nbytes != n * cols * 8)
 			continue;
 		for (size_t r = 0; r < n; r++) {
 			for (size_t c = 0; c < cols; c++) {
-				double want = data->items[(r0 + r) * cols + c].num;
+				double want = json_number_value(json_array_get(
+				    data, (r0 + r) * cols + c));
 				size_t at = (r * cols + c) * 8;
 
 				if (o->dtype == CORRAL_DT_INT64) {
@@ -482,21 +219,26 @@ static void check_signature(void *model, const golden *g, const char *name)
 			CHECK_INT(sig.inputs[0].shape[1], g->nf);
 		}
 	}
-	CHECK_MSG(sig.n_outputs == g->outputs->n, "%s: %zu declared outputs",
-	    name, sig.n_outputs);
-	for (size_t i = 0; i < sig.n_outputs && i < g->outputs->n; i++) {
-		const jval *gout = &g->outputs->items[i];
-		const jval *shape = json_need(gout, "shape", J_ARR);
+	const size_t n_out = json_array_size(g->outputs);
 
-		CHECK_STR(sig.outputs[i].name, json_need(gout, "name", J_STR)->str);
+	CHECK_MSG(sig.n_outputs == n_out, "%s: %zu declared outputs",
+	    name, sig.n_outputs);
+	for (size_t i = 0; i < sig.n_outputs && i < n_out; i++) {
+		const json_t *gout = json_array_get(g->outputs, i);
+		const json_t *shape = json_need(gout, "shape", JSON_ARRAY);
+		const size_t rank = json_array_size(shape);
+
+		CHECK_STR(sig.outputs[i].name, json_string_value(json_need(gout,
+		    "name", JSON_STRING)));
 		CHECK_STR(corral_dtype_name(sig.outputs[i].dtype),
-		    json_need(gout, "datatype", J_STR)->str);
-		CHECK_INT(sig.outputs[i].ndim, shape->n);
-		if (sig.outputs[i].ndim != shape->n)
+		    json_string_value(json_need(gout, "datatype", JSON_STRING)));
+		CHECK_INT(sig.outputs[i].ndim, rank);
+		if (sig.outputs[i].ndim != rank)
 			continue;
 		CHECK_INT(sig.outputs[i].shape[0], -1);
-		if (shape->n == 2)
-			CHECK_INT(sig.outputs[i].shape[1], shape->items[1].num);
+		if (rank == 2)
+			CHECK_INT(sig.outputs[i].shape[1],
+			    json_number_value(json_array_get(shape, 1)));
 	}
 }
 
@@ -516,7 +258,7 @@ static void run_rows(void *model, const golden *g, corral_dtype dtype,
 	CHECK_MSG(rc == CORRAL_PLUGIN_OK, "%s: infer = %d (%s)", what, rc, err);
 	if (rc == CORRAL_PLUGIN_OK)
 		golden_compare(g, &ctx, r0, n, dtype == CORRAL_DT_FP32 ? 1e-5 : 1e-12, what);
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	free(in.mem);
 }
 
@@ -546,7 +288,7 @@ static void run_case(const char *dir, const char *name)
 		plugin->unload(model);
 	}
 	free(g.x);
-	json_free(&g.root);
+	json_decref(g.root);
 }
 
 /* ------------------------------------------------------------------------
@@ -720,7 +462,7 @@ static void test_load_lenient(void)
 		if (ctx.n == 1)
 			memcpy(&got, ctx.out[0].data, sizeof got);
 		CHECK_NEAR(got, 3.0, 0.0);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 		free(in.mem);
 		plugin->unload(model);
 	}
@@ -754,8 +496,8 @@ static void test_softmax_ties(void)
 		input_make(&in, CORRAL_DT_FP64, x, 1, 2, 2);
 		CHECK_INT(plugin->infer(model, &ctx, &in.t, 1, err, sizeof err),
 		    CORRAL_PLUGIN_OK);
-		label = ctx_find(&ctx, "label");
-		probs = ctx_find(&ctx, "probabilities");
+		label = test_ctx_find(&ctx, "label");
+		probs = test_ctx_find(&ctx, "probabilities");
 		if (label != NULL && probs != NULL) {
 			memcpy(&got, label->data, sizeof got);
 			memcpy(p, probs->data, sizeof p);
@@ -763,7 +505,7 @@ static void test_softmax_ties(void)
 		CHECK_INT(got, ties[i].label);
 		CHECK_NEAR(p[ties[i].label], 0.5, 1e-15);
 		CHECK_NEAR(p[0] + p[1] + p[2], 1.0, 1e-15);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 		free(in.mem);
 		plugin->unload(model);
 	}
@@ -783,7 +525,7 @@ static void expect_infer(void *model, corral_infer_ctx *ctx,
 	CHECK_MSG(rc == want, "%s: infer = %d, want %d (%s)", what, rc, want, err);
 	CHECK_MSG(err[0] != '\0' && strstr(err, says) != NULL,
 	    "%s: message \"%s\" does not say \"%s\"", what, err, says);
-	ctx_reset(ctx);
+	test_ctx_reset(ctx);
 }
 
 static void test_infer_errors(const char *dir)
@@ -870,7 +612,7 @@ static void test_infer_errors(const char *dir)
 	CHECK_INT(plugin->infer(model, &ctx, &in.t, 1, err, sizeof err),
 	    CORRAL_PLUGIN_OK);
 	CHECK_INT(ctx.n, 2);
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	free(in.mem);
 	plugin->unload(model);
 }
@@ -879,12 +621,9 @@ static void test_infer_errors(const char *dir)
 
 static void test_descriptor(void)
 {
-	CHECK_INT(plugin->magic, CORRAL_PLUGIN_MAGIC);
-	CHECK_INT(plugin->abi_major, CORRAL_PLUGIN_ABI_MAJOR);
+	/* magic, abi_major, struct_size and name: test_plugin_open. */
 	CHECK(plugin->abi_minor <= CORRAL_PLUGIN_ABI_MINOR);
-	CHECK_INT(plugin->struct_size, sizeof(corral_plugin));
 	CHECK(plugin->struct_size >= CORRAL_PLUGIN_SIZE_1_0);
-	CHECK_STR(plugin->name, "linear");
 	CHECK_STR(plugin->version, "1.0.0");
 	CHECK(plugin->load != NULL && plugin->describe != NULL &&
 	    plugin->infer != NULL && plugin->unload != NULL);
@@ -900,15 +639,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s PATH/linear.so GOLDEN_DIR\n", argv[0]);
 		return 2;
 	}
-	so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (so == NULL)
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-	REQUIRE(so != NULL);
-	/* dlsym returns void *; POSIX guarantees the conversion works. */
-	*(void **)&entry = dlsym(so, CORRAL_PLUGIN_ENTRY_NAME);
-	REQUIRE(entry != NULL);
-	plugin = entry();
-	REQUIRE(plugin != NULL && plugin->magic == CORRAL_PLUGIN_MAGIC);
+	test_log_verbose = getenv("LINEAR_TEST_VERBOSE") != NULL;
+	plugin = test_plugin_open(argv[1], "linear", &so, &entry);
+	REQUIRE(plugin->magic == CORRAL_PLUGIN_MAGIC);
 	CHECK(entry() == plugin);
 	/* Nothing but the entry point is exported. */
 	CHECK(dlsym(so, "linear_params_read") == NULL);

@@ -12,7 +12,6 @@
  * bad parameters, bad tensors, ORT's own failures, a failing output_alloc.
  */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,146 +23,7 @@
 
 #include "onnx_cases.h"
 #include "test.h"
-
-/* ------------------------------------------------------------------------
- * The test host
- * ------------------------------------------------------------------------ */
-
-#define TEST_MAX_OUTPUTS 16
-
-typedef struct test_output {
-	char name[128];
-	corral_dtype dtype;
-	uint32_t ndim;
-	int64_t shape[CORRAL_MAX_DIMS];
-	unsigned char *mem;  /* malloc'd */
-	unsigned char *data; /* mem + 1: deliberately misaligned */
-	size_t nbytes;
-} test_output;
-
-struct corral_infer_ctx {
-	test_output out[TEST_MAX_OUTPUTS];
-	size_t n;
-	int fail_alloc; /* make output_alloc answer NULL */
-	int bad_calls;  /* calls that broke output_alloc's contract */
-};
-
-/* output_alloc as the ABI describes it: NULL for a repeated name, a bad
- * shape, BYTES or no memory. Zero elements get a valid (empty) buffer. */
-static void *test_output_alloc(corral_infer_ctx *ctx, const char *name,
-    corral_dtype dtype, uint32_t ndim, const int64_t *shape)
-{
-	test_output *o;
-	int64_t elements;
-
-	if (ctx->fail_alloc)
-		return NULL;
-	if (name == NULL || strlen(name) >= sizeof o->name ||
-	    ctx->n == TEST_MAX_OUTPUTS || ndim > CORRAL_MAX_DIMS ||
-	    corral_dtype_size(dtype) == 0 || (ndim > 0 && shape == NULL) ||
-	    (elements = corral_shape_elements(shape, ndim)) < 0) {
-		ctx->bad_calls++;
-		return NULL;
-	}
-	for (size_t i = 0; i < ctx->n; i++) {
-		if (strcmp(ctx->out[i].name, name) == 0) {
-			ctx->bad_calls++;
-			return NULL;
-		}
-	}
-	o = &ctx->out[ctx->n++];
-	memset(o, 0, sizeof *o);
-	snprintf(o->name, sizeof o->name, "%s", name);
-	o->dtype = dtype;
-	o->ndim = ndim;
-	if (ndim > 0)
-		memcpy(o->shape, shape, ndim * sizeof *shape);
-	o->nbytes = (size_t)elements * corral_dtype_size(dtype);
-	o->mem = malloc(o->nbytes + 1);
-	REQUIRE(o->mem != NULL);
-	o->data = o->mem + 1;
-	return o->data;
-}
-
-/* output_alloc_bytes as the ABI describes it; the layout is checked when
- * the output is compared (onnx_cases.c reads the same raw layout). */
-static void *test_output_alloc_bytes(corral_infer_ctx *ctx, const char *name,
-    uint32_t ndim, const int64_t *shape, size_t nbytes)
-{
-	test_output *o;
-	int64_t elements;
-
-	if (ctx->fail_alloc)
-		return NULL;
-	if (name == NULL || strlen(name) >= sizeof o->name ||
-	    ctx->n == TEST_MAX_OUTPUTS || ndim > CORRAL_MAX_DIMS ||
-	    (ndim > 0 && shape == NULL) ||
-	    (elements = corral_shape_elements(shape, ndim)) < 0 ||
-	    (uint64_t)elements > nbytes / 4) {
-		ctx->bad_calls++;
-		return NULL;
-	}
-	for (size_t i = 0; i < ctx->n; i++) {
-		if (strcmp(ctx->out[i].name, name) == 0) {
-			ctx->bad_calls++;
-			return NULL;
-		}
-	}
-	o = &ctx->out[ctx->n++];
-	memset(o, 0, sizeof *o);
-	snprintf(o->name, sizeof o->name, "%s", name);
-	o->dtype = CORRAL_DT_BYTES;
-	o->ndim = ndim;
-	if (ndim > 0)
-		memcpy(o->shape, shape, ndim * sizeof *shape);
-	o->nbytes = nbytes;
-	o->mem = malloc(o->nbytes + 1);
-	REQUIRE(o->mem != NULL);
-	o->data = o->mem + 1;
-	return o->data;
-}
-
-static void ctx_reset(corral_infer_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->n; i++)
-		free(ctx->out[i].mem);
-	memset(ctx, 0, sizeof *ctx);
-}
-
-static const test_output *ctx_find(const corral_infer_ctx *ctx,
-    const char *name)
-{
-	for (size_t i = 0; i < ctx->n; i++)
-		if (strcmp(ctx->out[i].name, name) == 0)
-			return &ctx->out[i];
-	return NULL;
-}
-
-static int log_count[CORRAL_LOG_DEBUG + 1];
-static char log_last_warn[1024];
-
-static void test_log(int level, const char *msg)
-{
-	if (level >= 0 && level <= CORRAL_LOG_DEBUG)
-		log_count[level]++;
-	if (level == CORRAL_LOG_WARN)
-		snprintf(log_last_warn, sizeof log_last_warn, "%s", msg);
-	if (getenv("ONNX_TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, msg);
-}
-
-static void log_clear(void)
-{
-	memset(log_count, 0, sizeof log_count);
-	log_last_warn[0] = '\0';
-}
-
-static const corral_host_api test_host = {
-	.struct_size = sizeof(corral_host_api),
-	.output_alloc = test_output_alloc,
-	.log = test_log,
-	.output_alloc_bytes = test_output_alloc_bytes,
-};
+#include "test_host.h"
 
 static const corral_plugin *plugin;
 
@@ -237,7 +97,7 @@ static int outputs_compare(const onnx_case *c, const corral_infer_ctx *ctx,
 		bad++;
 	}
 	for (size_t i = 0; i < c->n_out; i++) {
-		const test_output *o = ctx_find(ctx, c->out[i].name);
+		const test_output *o = test_ctx_find(ctx, c->out[i].name);
 		char one[512];
 
 		if (o == NULL) {
@@ -273,7 +133,7 @@ static corral_plugin_error infer_case(void *model, const onnx_case *c,
 			(*bad)++;
 		}
 	}
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	inputs_free(&in);
 	return rc;
 }
@@ -442,9 +302,9 @@ static void test_load_errors(void)
 	expect_load("affine", "intra_op_threads", "4", CORRAL_PLUGIN_OK, NULL);
 
 	/* Unknown parameters are logged, not refused. */
-	log_clear();
+	test_log_clear();
 	expect_load("affine", "unknown_knob", "1", CORRAL_PLUGIN_OK, NULL);
-	CHECK(log_count[CORRAL_LOG_INFO] >= 2); /* ignoring..., loaded... */
+	CHECK(test_log_count[CORRAL_LOG_INFO] >= 2); /* ignoring..., loaded... */
 
 	/* A small buffer is filled and terminated, never overrun (ASan
 	 * watches the exact-size heap block); no buffer at all is fine. */
@@ -487,19 +347,19 @@ static void test_warm_up(const case_list *l)
 
 	/* Rows of 4 from one element cannot be: ORT's complaint is logged
 	 * and the model serves anyway. */
-	log_clear();
+	test_log_clear();
 	CHECK_INT(load_with(model_dir("rows_of_4"), NULL, 0, &model, err,
 	    sizeof err), CORRAL_PLUGIN_OK);
-	CHECK_INT(log_count[CORRAL_LOG_WARN], 1);
-	CHECK_MSG(strstr(log_last_warn, "warm-up") != NULL, "warning: %s",
-	    log_last_warn);
+	CHECK_INT(test_log_count[CORRAL_LOG_WARN], 1);
+	CHECK_MSG(strstr(test_log_last[CORRAL_LOG_WARN], "warm-up") != NULL,
+	    "warning: %s", test_log_last[CORRAL_LOG_WARN]);
 	plugin->unload(model);
 
 	/* Integer division warms up on ones: zeros would trap. */
-	log_clear();
+	test_log_clear();
 	CHECK_INT(load_with(model_dir("int_div"), NULL, 0, &model, err,
 	    sizeof err), CORRAL_PLUGIN_OK);
-	CHECK_INT(log_count[CORRAL_LOG_WARN], 0);
+	CHECK_INT(test_log_count[CORRAL_LOG_WARN], 0);
 	plugin->unload(model);
 
 	/* Every golden model warms up without a warning, but rows_of_4. */
@@ -508,12 +368,12 @@ static void test_warm_up(const case_list *l)
 
 		if (c->skip || strcmp(c->name, "rows_of_4") == 0)
 			continue;
-		log_clear();
+		test_log_clear();
 		if (load_with(c->dir, c->params, c->n_params, &model, err,
 			sizeof err) != CORRAL_PLUGIN_OK)
 			continue; /* reported by test_golden */
-		CHECK_MSG(log_count[CORRAL_LOG_WARN] == 0, "%s: warning %s",
-		    c->name, log_last_warn);
+		CHECK_MSG(test_log_count[CORRAL_LOG_WARN] == 0, "%s: warning %s",
+		    c->name, test_log_last[CORRAL_LOG_WARN]);
 		plugin->unload(model);
 	}
 }
@@ -540,7 +400,7 @@ static void expect_infer(void *model, const onnx_case *c,
 	CHECK_MSG(rc == want, "%s: infer = %d, want %d (%s)", what, rc, want, err);
 	CHECK_MSG(strstr(err, says) != NULL, "%s: \"%s\" does not say \"%s\"",
 	    what, err, says);
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	inputs_free(&in);
 }
 
@@ -630,11 +490,11 @@ static void test_infer_errors(const case_list *l)
 
 	REQUIRE(load_with(rows->dir, NULL, 0, &model, err, sizeof err) ==
 	    CORRAL_PLUGIN_OK);
-	log_clear();
+	test_log_clear();
 	expect_infer(model, rows, edit_six, CORRAL_PLUGIN_INTERNAL,
 	    "cannot be reshaped", "ORT fails the run");
 	/* The message goes to the caller; ORT does not log it as well. */
-	CHECK_INT(log_count[CORRAL_LOG_ERROR], 0);
+	CHECK_INT(test_log_count[CORRAL_LOG_ERROR], 0);
 	/* The source location and C++ signature ORT's checks start with
 	 * are cut: a client gets the part it can act on. */
 	{
@@ -647,7 +507,7 @@ static void test_infer_errors(const case_list *l)
 		CHECK_MSG(strstr(err, "onnxruntime_src") == NULL &&
 		    strstr(err, "Reshape node") != NULL && strlen(err) < 256,
 		    "%s", err);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 	}
 	plugin->unload(model);
 }
@@ -673,7 +533,7 @@ static void test_bool_bytes(const case_list *l)
 	CHECK_INT(plugin->infer(model, &ctx, in, 2, err, sizeof err),
 	    CORRAL_PLUGIN_OK);
 	CHECK_MSG(outputs_compare(c, &ctx, why, sizeof why) == 0, "%s", why);
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	plugin->unload(model);
 }
 
@@ -794,8 +654,6 @@ static void test_backend(const case_list *l)
 int main(int argc, char **argv)
 {
 	case_list cases;
-	corral_plugin_entry_fn entry;
-	void *lib;
 
 	if (argc != 4 || (strcmp(argv[2], "golden") != 0 &&
 	    strcmp(argv[2], "backend") != 0)) {
@@ -804,18 +662,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	telemetry_home_set();
-	lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (lib == NULL)
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-	REQUIRE(lib != NULL);
-	*(void **)&entry = dlsym(lib, CORRAL_PLUGIN_ENTRY_NAME);
-	REQUIRE(entry != NULL);
-	plugin = entry();
-	REQUIRE(plugin != NULL);
-	CHECK_INT(plugin->magic, CORRAL_PLUGIN_MAGIC);
-	CHECK_INT(plugin->abi_major, CORRAL_PLUGIN_ABI_MAJOR);
-	CHECK_INT(plugin->struct_size, sizeof(corral_plugin));
-	CHECK_STR(plugin->name, "onnx");
+	test_log_verbose = getenv("ONNX_TEST_VERBOSE") != NULL;
+	/* The plugin is never dlclose'd (plugin.h). */
+	plugin = test_plugin_open(argv[1], "onnx", NULL, NULL);
 	CHECK(plugin->extra_syscalls == NULL); /* see onnx_plugin.c */
 
 	if (strcmp(argv[2], "backend") == 0) {

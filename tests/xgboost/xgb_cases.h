@@ -9,41 +9,32 @@
 #include <stddef.h>
 
 #include <corral/tensor.h>
+#include <jansson.h>
 
 /* ------------------------------------------------------------------------
- * A small JSON reader (the tests link no JSON library). null reads as a
- * number, NaN: cases.json writes a missing feature value as null.
+ * JSON (jansson)
  * ------------------------------------------------------------------------ */
 
-typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
-
-typedef struct jval {
-	jtype type;
-	double num;          /* J_NUM, J_BOOL; NaN for J_NULL */
-	char *str;           /* J_STR */
-	char *key;           /* the member name, inside a J_OBJ */
-	struct jval *items;  /* J_ARR, J_OBJ */
-	size_t n;
-} jval;
-
-/* The whole file at `path`, parsed; exits the test on failure. */
-jval json_read_file(const char *path);
-void json_free(jval *v);
-const jval *json_get(const jval *obj, const char *key);
-/* A member that must be there, of the given type; exits if not. */
-const jval *json_need(const jval *obj, const char *key, jtype type);
+/* A member that must be there, of the given type (JSON_REAL: any number);
+ * exits the test if not. */
+const json_t *json_need(const json_t *obj, const char *key, json_type type);
+/* A number's value; NaN for null (cases.json writes a missing feature
+ * value as null) and anything else. */
+double json_num(const json_t *v);
+/* The string member `key`, which must be there. */
+const char *json_need_str(const json_t *obj, const char *key);
 
 /* ------------------------------------------------------------------------
  * Cases
  * ------------------------------------------------------------------------ */
 
 typedef struct xcase {
-	jval root;
+	json_t *root;
 	const char *name, *objective, *booster;
 	size_t nf, n_rows;
 	double *x; /* n_rows x nf, NaN for missing */
-	const jval *formats; /* ["json", "ubj", "bin", ...] */
-	const jval *runs;    /* [{"name", "params", "output"}] */
+	const json_t *formats; /* ["json", "ubj", "bin", ...] */
+	const json_t *runs;    /* [{"name", "params", "output"}] */
 } xcase;
 
 /* Read <dir>/<name>/cases.json; exits the test on failure. */
@@ -51,7 +42,7 @@ void case_read(xcase *c, const char *dir, const char *name);
 void case_free(xcase *c);
 
 /* The run called `run` (e.g. "default"), or NULL. */
-const jval *case_run(const xcase *c, const char *run);
+const json_t *case_run(const xcase *c, const char *run);
 
 /*
  * Compare output `got` for rows [r0, r0 + n) of the case with the run's
@@ -61,7 +52,7 @@ const jval *case_run(const xcase *c, const char *run);
  * (r0 + r) % n_rows, so a batch may repeat the case's rows. Returns 0 when
  * all agree; otherwise writes what differs first into why.
  */
-int case_compare(const xcase *c, const jval *want, const corral_tensor *got,
+int case_compare(const xcase *c, const json_t *want, const corral_tensor *got,
     size_t r0, size_t n, char *why, size_t whylen);
 
 /* Print the largest difference case_compare has seen, per output name. */

@@ -61,7 +61,7 @@ static const struct spec {
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
 static xcase cases[N_SPECS];
-static const jval *runs[N_SPECS];
+static const json_t *runs[N_SPECS];
 
 /* ------------------------------------------------------------- set-up --- */
 
@@ -69,7 +69,8 @@ static void setup_repo(void)
 {
 	for (size_t i = 0; i < N_SPECS; i++) {
 		const struct spec *s = &specs[i];
-		const jval *params;
+		const json_t *params, *value;
+		const char *key;
 		char yaml[2048], rel[256], target[4096];
 		size_t len;
 		int has_nthread = 0;
@@ -77,15 +78,14 @@ static void setup_repo(void)
 		case_read(&cases[i], models_dir, s->xcase);
 		runs[i] = case_run(&cases[i], s->run);
 		REQUIRE(runs[i] != NULL);
-		params = json_need(runs[i], "params", J_OBJ);
+		params = json_need(runs[i], "params", JSON_OBJECT);
 
 		len = (size_t)snprintf(yaml, sizeof yaml, "plugin: %s\nparameters:\n",
 		    s->by_name ? "xgboost" : plugin_so);
-		for (size_t k = 0; k < params->n; k++) {
-			has_nthread |= strcmp(params->items[k].key, "nthread") == 0;
+		json_object_foreach((json_t *)params, key, value) {
+			has_nthread |= strcmp(key, "nthread") == 0;
 			len += (size_t)snprintf(yaml + len, sizeof yaml - len,
-			    "  %s: \"%s\"\n", params->items[k].key,
-			    params->items[k].str);
+			    "  %s: \"%s\"\n", key, json_string_value(value));
 		}
 		if (s->nthread != NULL && !has_nthread)
 			len += (size_t)snprintf(yaml + len, sizeof yaml - len,
@@ -153,7 +153,7 @@ static int ask(corral_client *cl, size_t i, corral_dtype dt, size_t r0,
 		snprintf(why, whylen, "%zu outputs, want 1",
 		    corral_result_output_count(r));
 	else
-		rc = case_compare(c, json_need(runs[i], "output", J_OBJ),
+		rc = case_compare(c, json_need(runs[i], "output", JSON_OBJECT),
 		    corral_result_output(r, 0), r0, n, why, whylen);
 	corral_result_free(r);
 	return rc;
@@ -248,8 +248,9 @@ static void test_ready(corral_client *cl)
 static void test_metadata(corral_client *cl)
 {
 	for (size_t i = 0; i < N_SPECS; i++) {
-		const jval *out = json_need(runs[i], "output", J_OBJ);
-		const jval *shape = json_need(out, "shape", J_ARR);
+		const json_t *out = json_need(runs[i], "output", JSON_OBJECT);
+		const json_t *shape = json_need(out, "shape", JSON_ARRAY);
+		const size_t rank = json_array_size(shape);
 		corral_metadata *m = NULL;
 		corral_error err;
 
@@ -268,15 +269,18 @@ static void test_metadata(corral_client *cl)
 			CHECK_INT(m->inputs[0].shape[1], cases[i].nf);
 			/* Feature names, when the model file keeps them (the
 			 * legacy binary format does not), come back as labels. */
-			const jval *fn = json_get(&cases[i].root, "feature_names");
-			bool named = fn && fn->type == J_ARR &&
+			const json_t *fn = json_object_get(cases[i].root,
+			    "feature_names");
+			const size_t n_fn = json_array_size(fn);
+			bool named = json_is_array(fn) &&
 			    (strcmp(specs[i].format, "json") == 0 ||
 				strcmp(specs[i].format, "ubj") == 0);
 			if (named) {
-				CHECK_INT(m->inputs[0].n_labels, fn->n);
-				for (size_t k = 0; k < fn->n && k < m->inputs[0].n_labels; k++)
-					CHECK_STR(m->inputs[0].labels[k], fn->items[k].str);
-			} else if (fn == NULL || fn->type != J_ARR) {
+				CHECK_INT(m->inputs[0].n_labels, n_fn);
+				for (size_t k = 0; k < n_fn && k < m->inputs[0].n_labels; k++)
+					CHECK_STR(m->inputs[0].labels[k],
+					    json_string_value(json_array_get(fn, k)));
+			} else if (!json_is_array(fn)) {
 				CHECK_MSG(m->inputs[0].labels == NULL, "%s: no labels",
 				    specs[i].model);
 			}
@@ -284,11 +288,12 @@ static void test_metadata(corral_client *cl)
 		CHECK_INT(m->n_outputs, 1);
 		if (m->n_outputs == 1) {
 			CHECK_STR(m->outputs[0].name,
-			    json_need(out, "name", J_STR)->str);
+			    json_need_str(out, "name"));
 			CHECK_INT(m->outputs[0].dtype, CORRAL_DT_FP32);
-			CHECK_INT(m->outputs[0].ndim, shape->n);
-			for (size_t d = 0; d < shape->n && d < m->outputs[0].ndim; d++)
-				CHECK_INT(m->outputs[0].shape[d], shape->items[d].num);
+			CHECK_INT(m->outputs[0].ndim, rank);
+			for (size_t d = 0; d < rank && d < m->outputs[0].ndim; d++)
+				CHECK_INT(m->outputs[0].shape[d],
+				    json_num(json_array_get(shape, d)));
 		}
 		corral_metadata_free(m);
 	}
@@ -364,9 +369,10 @@ static void check_confined(const worker_snap *w, int n, const char *when)
 /* The run's parameters or the spec give nthread 2. */
 static int spec_nthread2(size_t i)
 {
-	const jval *nt = json_get(json_need(runs[i], "params", J_OBJ), "nthread");
+	const json_t *nt = json_object_get(json_need(runs[i], "params",
+	    JSON_OBJECT), "nthread");
 
-	return nt != NULL ? strcmp(nt->str, "2") == 0 :
+	return nt != NULL ? strcmp(json_string_value(nt), "2") == 0 :
 	    specs[i].nthread != NULL && strcmp(specs[i].nthread, "2") == 0;
 }
 

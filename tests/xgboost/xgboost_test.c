@@ -14,7 +14,6 @@
  * tensors at infer; and that no thread is created after load.
  */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -28,91 +27,8 @@
 #include <corral/plugin.h>
 
 #include "test.h"
+#include "test_host.h"
 #include "xgb_cases.h"
-
-/* ------------------------------------------------------------------------
- * The test host
- * ------------------------------------------------------------------------ */
-
-#define TEST_MAX_OUTPUTS 4
-
-typedef struct test_output {
-	char name[64];
-	corral_dtype dtype;
-	uint32_t ndim;
-	int64_t shape[CORRAL_MAX_DIMS];
-	unsigned char *mem;  /* malloc'd */
-	unsigned char *data; /* mem + 1: deliberately misaligned */
-	size_t nbytes;
-} test_output;
-
-struct corral_infer_ctx {
-	test_output out[TEST_MAX_OUTPUTS];
-	size_t n;
-	int fail_alloc; /* make output_alloc answer NULL */
-	int bad_calls;  /* calls that broke output_alloc's contract */
-};
-
-static void *test_output_alloc(corral_infer_ctx *ctx, const char *name,
-    corral_dtype dtype, uint32_t ndim, const int64_t *shape)
-{
-	test_output *o;
-	int64_t elements;
-
-	if (ctx->fail_alloc)
-		return NULL;
-	if (name == NULL || strlen(name) >= sizeof o->name ||
-	    ctx->n == TEST_MAX_OUTPUTS || ndim > CORRAL_MAX_DIMS ||
-	    corral_dtype_size(dtype) == 0 ||
-	    (elements = corral_shape_elements(shape, ndim)) < 0) {
-		ctx->bad_calls++;
-		return NULL;
-	}
-	for (size_t i = 0; i < ctx->n; i++) {
-		if (strcmp(ctx->out[i].name, name) == 0) {
-			ctx->bad_calls++;
-			return NULL;
-		}
-	}
-	o = &ctx->out[ctx->n++];
-	memset(o, 0, sizeof *o);
-	snprintf(o->name, sizeof o->name, "%s", name);
-	o->dtype = dtype;
-	o->ndim = ndim;
-	memcpy(o->shape, shape, ndim * sizeof *shape);
-	o->nbytes = (size_t)elements * corral_dtype_size(dtype);
-	o->mem = malloc(o->nbytes + 1);
-	REQUIRE(o->mem != NULL);
-	o->data = o->mem + 1;
-	return o->data;
-}
-
-static void ctx_reset(corral_infer_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->n; i++)
-		free(ctx->out[i].mem);
-	memset(ctx, 0, sizeof *ctx);
-}
-
-static int test_log_count[CORRAL_LOG_DEBUG + 1];
-static char test_log_last[CORRAL_LOG_DEBUG + 1][1024];
-
-static void test_log(int level, const char *msg)
-{
-	if (level >= 0 && level <= CORRAL_LOG_DEBUG) {
-		test_log_count[level]++;
-		snprintf(test_log_last[level], sizeof test_log_last[level], "%s",
-		    msg);
-	}
-	if (getenv("XGBOOST_TEST_VERBOSE"))
-		fprintf(stderr, "log %d: %s\n", level, msg);
-}
-
-static const corral_host_api test_host = {
-	.struct_size = sizeof(corral_host_api),
-	.output_alloc = test_output_alloc,
-	.log = test_log,
-};
 
 static const corral_plugin *plugin;
 
@@ -120,18 +36,18 @@ static const corral_plugin *plugin;
 
 /* Load the model in `dir` with the string parameters of a JSON object
  * (may be NULL) plus `extra` ("key", "value", ..., NULL). */
-static corral_plugin_error load_dir(const char *dir, const jval *params,
+static corral_plugin_error load_dir(const char *dir, const json_t *params,
     void **model, char *err, size_t errlen, ...)
 {
 	corral_param p[TEST_MAX_PARAMS];
 	size_t n = 0;
 	va_list ap;
 	const char *k;
+	const json_t *v;
 
-	for (size_t i = 0; params != NULL && i < params->n; i++) {
-		REQUIRE(n < TEST_MAX_PARAMS && params->items[i].type == J_STR);
-		p[n++] = (corral_param){ params->items[i].key,
-			params->items[i].str };
+	json_object_foreach((json_t *)params, k, v) {
+		REQUIRE(n < TEST_MAX_PARAMS && json_is_string(v));
+		p[n++] = (corral_param){ k, json_string_value(v) };
 	}
 	va_start(ap, errlen);
 	while ((k = va_arg(ap, const char *)) != NULL) {
@@ -210,7 +126,7 @@ static int thread_count(void)
  * ------------------------------------------------------------------------ */
 
 /* Infer rows [r0, r0 + n) and compare. */
-static void run_rows(void *model, const xcase *c, const jval *want_out,
+static void run_rows(void *model, const xcase *c, const json_t *want_out,
     corral_dtype dtype, size_t r0, size_t n, uint32_t ndim, size_t offset,
     const char *label)
 {
@@ -238,15 +154,16 @@ static void run_rows(void *model, const xcase *c, const jval *want_out,
 			    sizeof why) == 0, "%s: %s", what, why);
 		}
 	}
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	free(in.mem);
 }
 
-static void check_signature(void *model, const xcase *c, const jval *want_out,
-    const char *label)
+static void check_signature(void *model, const xcase *c,
+    const json_t *want_out, const char *label)
 {
 	corral_signature sig = { 0 };
-	const jval *shape = json_need(want_out, "shape", J_ARR);
+	const json_t *shape = json_need(want_out, "shape", JSON_ARRAY);
+	const size_t rank = json_array_size(shape);
 	char err[256] = "";
 
 	CHECK_INT(plugin->describe(model, &sig, err, sizeof err), CORRAL_PLUGIN_OK);
@@ -266,13 +183,14 @@ static void check_signature(void *model, const xcase *c, const jval *want_out,
 	    sig.n_outputs);
 	if (sig.n_outputs != 1)
 		return;
-	CHECK_STR(sig.outputs[0].name, json_need(want_out, "name", J_STR)->str);
+	CHECK_STR(sig.outputs[0].name, json_need_str(want_out, "name"));
 	CHECK_INT(sig.outputs[0].dtype, CORRAL_DT_FP32);
-	CHECK_INT(sig.outputs[0].ndim, shape->n);
-	if (sig.outputs[0].ndim != shape->n)
+	CHECK_INT(sig.outputs[0].ndim, rank);
+	if (sig.outputs[0].ndim != rank)
 		return;
-	for (size_t d = 0; d < shape->n; d++)
-		CHECK_INT(sig.outputs[0].shape[d], shape->items[d].num);
+	for (size_t d = 0; d < rank; d++)
+		CHECK_INT(sig.outputs[0].shape[d],
+		    json_num(json_array_get(shape, d)));
 }
 
 static void run_case(const char *dir, const char *name)
@@ -280,21 +198,21 @@ static void run_case(const char *dir, const char *name)
 	xcase c = { 0 };
 
 	case_read(&c, dir, name);
-	for (size_t f = 0; f < c.formats->n; f++) {
-		const char *fmt = c.formats->items[f].str;
+	for (size_t f = 0; f < json_array_size(c.formats); f++) {
+		const char *fmt = json_string_value(json_array_get(c.formats, f));
 		char path[4096], err[256];
 
 		snprintf(path, sizeof path, "%s/%s/%s/1", dir, name, fmt);
-		for (size_t r = 0; r < c.runs->n; r++) {
-			const jval *run = &c.runs->items[r];
-			const jval *want = json_need(run, "output", J_OBJ);
+		for (size_t r = 0; r < json_array_size(c.runs); r++) {
+			const json_t *run = json_array_get(c.runs, r);
+			const json_t *want = json_need(run, "output", JSON_OBJECT);
 			char label[160];
 			void *model;
 			corral_plugin_error rc;
 
 			snprintf(label, sizeof label, "%.64s/%.8s/%.64s", name, fmt,
-			    json_need(run, "name", J_STR)->str);
-			rc = load_dir(path, json_need(run, "params", J_OBJ),
+			    json_need_str(run, "name"));
+			rc = load_dir(path, json_need(run, "params", JSON_OBJECT),
 			    &model, err, sizeof err, NULL);
 			CHECK_MSG(rc == CORRAL_PLUGIN_OK, "%s: load = %d (%s)",
 			    label, rc, err);
@@ -681,7 +599,7 @@ static void expect_infer(void *model, corral_infer_ctx *ctx,
 	CHECK_MSG(rc == want, "%s: infer = %d, want %d (%s)", what, rc, want, err);
 	CHECK_MSG(err[0] != '\0' && strstr(err, says) != NULL,
 	    "%s: message \"%s\" does not say \"%s\"", what, err, says);
-	ctx_reset(ctx);
+	test_ctx_reset(ctx);
 }
 
 static void test_infer_errors(const char *models)
@@ -779,7 +697,7 @@ static void test_infer_errors(const char *models)
 		input_make(&inf_in, CORRAL_DT_FP64, bad, 2, 5, 2, 0);
 		CHECK_INT(plugin->infer(model, &ctx, &inf_in.t, 1, err,
 		    sizeof err), CORRAL_PLUGIN_OK);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 		free(inf_in.mem);
 	}
 	ctx.fail_alloc = 1;
@@ -799,7 +717,7 @@ static void test_infer_errors(const char *models)
 		CHECK_NEAR(p[0] + p[1] + p[2], 1.0, 1e-6);
 		CHECK_NEAR(p[3] + p[4] + p[5], 1.0, 1e-6);
 	}
-	ctx_reset(&ctx);
+	test_ctx_reset(&ctx);
 	free(in.mem);
 	plugin->unload(model);
 }
@@ -828,14 +746,14 @@ static void test_missing_inf(const char *models)
 		    CORRAL_PLUGIN_OK);
 		if (ctx.n == 1)
 			memcpy(&a, ctx.out[0].data, sizeof a);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 		free(in.mem);
 		input_make(&in, CORRAL_DT_FP64, inf_row, 1, 5, 2, 0);
 		CHECK_MSG(plugin->infer(model, &ctx, &in.t, 1, err, sizeof err) ==
 		    CORRAL_PLUGIN_OK, "%s missing inf: %s", dirs[i], err);
 		if (ctx.n == 1)
 			memcpy(&b, ctx.out[0].data, sizeof b);
-		ctx_reset(&ctx);
+		test_ctx_reset(&ctx);
 		free(in.mem);
 		CHECK_MSG(a == b, "%s: NaN row %.9g, inf row %.9g", dirs[i], a, b);
 		plugin->unload(model);
@@ -869,7 +787,7 @@ static void test_no_threads_after_load(const char *models, const char *nthread)
 			    (int64_t)n, nf, 2, off);
 			CHECK_INT(plugin->infer(model, &ctx, &in.t, 1, err,
 			    sizeof err), CORRAL_PLUGIN_OK);
-			ctx_reset(&ctx);
+			test_ctx_reset(&ctx);
 			free(in.mem);
 		}
 	}
@@ -883,12 +801,9 @@ static void test_no_threads_after_load(const char *models, const char *nthread)
 
 static void test_descriptor(void)
 {
-	CHECK_INT(plugin->magic, CORRAL_PLUGIN_MAGIC);
-	CHECK_INT(plugin->abi_major, CORRAL_PLUGIN_ABI_MAJOR);
+	/* magic, abi_major, struct_size and name: test_plugin_open. */
 	CHECK(plugin->abi_minor <= CORRAL_PLUGIN_ABI_MINOR);
-	CHECK_INT(plugin->struct_size, sizeof(corral_plugin));
 	CHECK(plugin->struct_size >= CORRAL_PLUGIN_SIZE_1_0);
-	CHECK_STR(plugin->name, "xgboost");
 	CHECK_STR(plugin->version, "1.0.0");
 	CHECK(plugin->load != NULL && plugin->describe != NULL &&
 	    plugin->infer != NULL && plugin->unload != NULL);
@@ -905,15 +820,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s PATH/xgboost.so MODELS_DIR\n", argv[0]);
 		return 2;
 	}
-	so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-	if (so == NULL)
-		fprintf(stderr, "dlopen: %s\n", dlerror());
-	REQUIRE(so != NULL);
-	/* dlsym returns void *; POSIX guarantees the conversion works. */
-	*(void **)&entry = dlsym(so, CORRAL_PLUGIN_ENTRY_NAME);
-	REQUIRE(entry != NULL);
-	plugin = entry();
-	REQUIRE(plugin != NULL && plugin->magic == CORRAL_PLUGIN_MAGIC);
+	test_log_verbose = getenv("XGBOOST_TEST_VERBOSE") != NULL;
+	plugin = test_plugin_open(argv[1], "xgboost", &so, &entry);
+	REQUIRE(plugin->magic == CORRAL_PLUGIN_MAGIC);
 	CHECK(entry() == plugin);
 	/* Nothing but the entry point is exported. */
 	CHECK(dlsym(so, "xgboost_params_parse") == NULL);
