@@ -64,15 +64,6 @@ static char *exe_dir(void)
 	return strdup(dirname(buf));
 }
 
-static char *join2(const char *a, const char *b)
-{
-	size_t n = strlen(a) + strlen(b) + 2;
-	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s", a, b);
-	return p;
-}
-
 /* Create path with mode; an existing folder keeps the operator's mode,
  * unless `exact` (the private worker folder must be 0700 whatever it was). */
 static int make_dir(const char *path, mode_t mode, bool exact)
@@ -106,13 +97,13 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot find my own executable");
 		return -1;
 	}
-	d->worker_exe = join2(dir, "corral-worker");
-	char *rel = join2(dir, "../" CORRAL_PLUGIN_RELDIR);
+	d->worker_exe = path_join(dir, "corral-worker");
+	char *rel = path_join(dir, "../" CORRAL_PLUGIN_RELDIR);
 	free(dir);
 	d->plugin_dir = d->cfg.plugin_dir ? strdup(d->cfg.plugin_dir) : rel;
 	if (d->plugin_dir != rel)
 		free(rel);
-	d->worker_dir = join2(d->cfg.runtime_dir, "workers");
+	d->worker_dir = path_join(d->cfg.runtime_dir, "workers");
 	if (!d->worker_exe || !d->plugin_dir || !d->worker_dir) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -58,7 +58,6 @@ struct model_version {
 	version_state state;  /* lock */
 	worker *w;            /* the current worker, or NULL (lock) */
 	int64_t restart_at_ms; /* when CRASHED: when to start again */
-	unsigned restarts;
 	char last_cause[512];
 	char *meta;           /* describe reply of the last READY worker */
 	size_t meta_len;
@@ -103,5 +102,8 @@ model_version *model_default(model *m);
 
 /* Milliseconds on the monotonic clock. */
 int64_t now_ms(void);
+
+/* "a/b" in a new string the caller frees; NULL when out of memory. */
+char *path_join(const char *a, const char *b);
 
 #endif

@@ -482,7 +482,6 @@ void workers_reap(corrald *d)
 			mv->state = VERSION_FAILED;
 		} else {
 			mv->state = VERSION_CRASHED;
-			mv->restarts++;
 			mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
 		}
 		log_msg(mv->state == VERSION_STOPPED ? LOG_INFO : LOG_ERROR,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <corral/plugin.h>
+#include <corral/plugin_util.h>
 
 #include "linear_model.h"
 
@@ -106,13 +107,13 @@ static corral_plugin_error linear_load(const corral_host_api *host,
 
 	if (host == NULL || host->struct_size < LINEAR_HOST_API_MIN ||
 	    host->output_alloc == NULL) {
-		linear_errf(err, errlen, "linear: the host API is missing or "
+		corral_errf(err, errlen, "linear: the host API is missing or "
 		    "older than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (args == NULL || args->struct_size < LINEAR_LOAD_ARGS_MIN ||
 	    args->version_dir == NULL) {
-		linear_errf(err, errlen, "linear: the load arguments are missing "
+		corral_errf(err, errlen, "linear: the load arguments are missing "
 		    "or older than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -122,7 +123,7 @@ static corral_plugin_error linear_load(const corral_host_api *host,
 	path = malloc(dir_len + sizeof file);
 	m = calloc(1, sizeof *m);
 	if (path == NULL || m == NULL) {
-		linear_errf(err, errlen, "linear: out of memory");
+		corral_errf(err, errlen, "linear: out of memory");
 		goto fail;
 	}
 	memcpy(path, args->version_dir, dir_len);
@@ -136,7 +137,7 @@ static corral_plugin_error linear_load(const corral_host_api *host,
 	m->x = malloc(m->p.n_features * sizeof(double));
 	m->z = malloc(m->p.n_outputs * sizeof(double));
 	if (m->x == NULL || m->z == NULL) {
-		linear_errf(err, errlen, "linear: out of memory");
+		corral_errf(err, errlen, "linear: out of memory");
 		goto fail;
 	}
 	linear_signature(m);
@@ -190,61 +191,9 @@ static corral_plugin_error linear_check_input(const linear_model *m,
     const corral_tensor *inputs, size_t n_inputs, int64_t *n_rows,
     char *err, size_t errlen)
 {
-	const size_t nf = m->p.n_features;
-	const corral_tensor *in = inputs;
-	const char *dt_name;
-	int64_t elements;
-	size_t need;
-
-	if (n_inputs != 1 || inputs == NULL) {
-		linear_errf(err, errlen, "expected exactly 1 input "
-		    "(\"" LINEAR_INPUT "\"), got %zu", n_inputs);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->name == NULL || strcmp(in->name, LINEAR_INPUT) != 0) {
-		linear_errf(err, errlen, "unknown input \"%s\": this model's "
-		    "only input is \"" LINEAR_INPUT "\"",
-		    in->name ? in->name : "");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->dtype != CORRAL_DT_FP32 && in->dtype != CORRAL_DT_FP64) {
-		dt_name = corral_dtype_name(in->dtype);
-		linear_errf(err, errlen, "input must be FP32 or FP64, got %s",
-		    dt_name ? dt_name : "an invalid datatype");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->ndim == 1 && in->shape != NULL && in->shape[0] == (int64_t)nf) {
-		*n_rows = 1;
-	} else if (in->ndim == 2 && in->shape != NULL && in->shape[0] >= 0 &&
-	    in->shape[1] == (int64_t)nf) {
-		*n_rows = in->shape[0];
-	} else {
-		char got[64] = "[";
-		size_t len = 1;
-
-		for (uint32_t i = 0; in->shape != NULL && i < in->ndim &&
-		    i < CORRAL_MAX_DIMS && len < sizeof got; i++)
-			len += (size_t)snprintf(got + len, sizeof got - len,
-			    "%s%" PRId64, i ? ", " : "", in->shape[i]);
-		if (len < sizeof got)
-			snprintf(got + len, sizeof got - len, "]");
-		linear_errf(err, errlen, "input must have shape [N, %zu] or "
-		    "[%zu], got %s", nf, nf, got);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	elements = corral_shape_elements(in->shape, in->ndim);
-	if (elements < 0 || (uint64_t)elements > SIZE_MAX / sizeof(double)) {
-		linear_errf(err, errlen, "input shape is too large");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	need = (size_t)elements * corral_dtype_size(in->dtype);
-	if (in->nbytes != need || (need > 0 && in->data == NULL)) {
-		linear_errf(err, errlen, "input holds %zu bytes of data, its "
-		    "shape and %s need %zu", in->data ? in->nbytes : 0,
-		    corral_dtype_name(in->dtype), need);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	return CORRAL_PLUGIN_OK;
+	corral_plugin_error rc = corral_check_rows(inputs, n_inputs, LINEAR_INPUT,
+	    m->p.n_features, n_rows, err, errlen);
+	return rc;
 }
 
 /* Widen row `r` of the input into m->x. The data may sit at any address
@@ -270,7 +219,7 @@ static int linear_read_row(linear_model *m, const corral_tensor *in,
 	}
 	for (size_t j = 0; j < nf; j++) {
 		if (!isfinite(m->x[j])) {
-			linear_errf(err, errlen, "input row %" PRId64 ", feature "
+			corral_errf(err, errlen, "input row %" PRId64 ", feature "
 			    "%zu is %g: inputs must be finite", r, j, m->x[j]);
 			return -1;
 		}
@@ -291,7 +240,7 @@ static int linear_scores(linear_model *m, int64_t r, char *err,
 		for (size_t j = 0; j < p->n_features; j++)
 			z += w[j] * m->x[j];
 		if (!isfinite(z)) {
-			linear_errf(err, errlen, "input row %" PRId64 ": score "
+			corral_errf(err, errlen, "input row %" PRId64 ": score "
 			    "%zu overflows a double", r, k);
 			return -1;
 		}
@@ -377,7 +326,7 @@ static corral_plugin_error linear_infer(void *handle, corral_infer_ctx *ctx,
 	scores = host->output_alloc(ctx, m->scores_name, CORRAL_DT_FP64, 2,
 	    shape);
 	if (scores == NULL) {
-		linear_errf(err, errlen, "cannot allocate output \"%s\" "
+		corral_errf(err, errlen, "cannot allocate output \"%s\" "
 		    "[%" PRId64 ", %" PRId64 "]", m->scores_name, shape[0],
 		    shape[1]);
 		return CORRAL_PLUGIN_NO_MEMORY;
@@ -386,7 +335,7 @@ static corral_plugin_error linear_infer(void *handle, corral_infer_ctx *ctx,
 		labels = host->output_alloc(ctx, "label", CORRAL_DT_INT64, 1,
 		    &n_rows);
 		if (labels == NULL) {
-			linear_errf(err, errlen, "cannot allocate output "
+			corral_errf(err, errlen, "cannot allocate output "
 			    "\"label\" [%" PRId64 "]", n_rows);
 			return CORRAL_PLUGIN_NO_MEMORY;
 		}

@@ -7,7 +7,6 @@
 #include "linear_model.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +16,6 @@
 
 #define LINEAR_FORMAT "corral-linear"
 #define LINEAR_FORMAT_VERSION 1
-
-void linear_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *linear_link_name(linear_link link)
 {
@@ -75,13 +63,13 @@ static int model_number(const json_t *v, const char *what, size_t i,
 	else
 		snprintf(where, sizeof where, "%s[%zu][%zu]", what, i, j);
 	if (!json_is_number(v)) {
-		linear_errf(err, errlen, "model.json: %s is %s, not a number",
+		corral_errf(err, errlen, "model.json: %s is %s, not a number",
 		    where, model_json_type(v));
 		return -1;
 	}
 	*out = json_number_value(v);
 	if (!isfinite(*out)) {
-		linear_errf(err, errlen, "model.json: %s is not finite", where);
+		corral_errf(err, errlen, "model.json: %s is not finite", where);
 		return -1;
 	}
 	return 0;
@@ -101,12 +89,12 @@ static int model_link(const json_t *root, linear_link *link, char *err,
 	const json_t *v = json_object_get(root, "link");
 
 	if (v == NULL) {
-		linear_errf(err, errlen, "model.json: \"link\" is missing "
+		corral_errf(err, errlen, "model.json: \"link\" is missing "
 		    "(identity, logit or softmax)");
 		return -1;
 	}
 	if (!json_is_string(v)) {
-		linear_errf(err, errlen, "model.json: \"link\" is %s, not a "
+		corral_errf(err, errlen, "model.json: \"link\" is %s, not a "
 		    "string (identity, logit or softmax)", model_json_type(v));
 		return -1;
 	}
@@ -116,7 +104,7 @@ static int model_link(const json_t *root, linear_link *link, char *err,
 			return 0;
 		}
 	}
-	linear_errf(err, errlen, "model.json: unknown link \"%s\" (expected "
+	corral_errf(err, errlen, "model.json: unknown link \"%s\" (expected "
 	    "identity, logit or softmax)", json_string_value(v));
 	return -1;
 }
@@ -128,22 +116,22 @@ static int model_header(const json_t *root, char *err, size_t errlen)
 	if (!json_is_string(v) ||
 	    strcmp(json_string_value(v), LINEAR_FORMAT) != 0) {
 		if (json_is_string(v))
-			linear_errf(err, errlen, "model.json: \"format\" is "
+			corral_errf(err, errlen, "model.json: \"format\" is "
 			    "\"%s\", expected \"" LINEAR_FORMAT "\"",
 			    json_string_value(v));
 		else
-			linear_errf(err, errlen, "model.json: \"format\" must "
+			corral_errf(err, errlen, "model.json: \"format\" must "
 			    "be the string \"" LINEAR_FORMAT "\"");
 		return -1;
 	}
 	v = json_object_get(root, "format_version");
 	if (!json_is_integer(v)) {
-		linear_errf(err, errlen, "model.json: \"format_version\" must "
+		corral_errf(err, errlen, "model.json: \"format_version\" must "
 		    "be the integer %d", LINEAR_FORMAT_VERSION);
 		return -1;
 	}
 	if (json_integer_value(v) != LINEAR_FORMAT_VERSION) {
-		linear_errf(err, errlen, "model.json: format_version %" JSON_INTEGER_FORMAT
+		corral_errf(err, errlen, "model.json: format_version %" JSON_INTEGER_FORMAT
 		    " is not supported (this plugin reads %d)",
 		    json_integer_value(v), LINEAR_FORMAT_VERSION);
 		return -1;
@@ -160,14 +148,14 @@ static int model_shape(const json_t *root, linear_params *p, char *err,
 	const json_t *row0;
 
 	if (!json_is_array(coef)) {
-		linear_errf(err, errlen, "model.json: \"coefficients\" must be "
+		corral_errf(err, errlen, "model.json: \"coefficients\" must be "
 		    "an array of rows (%s)", coef ? model_json_type(coef) :
 		    "missing");
 		return -1;
 	}
 	p->n_outputs = json_array_size(coef);
 	if (p->n_outputs == 0) {
-		linear_errf(err, errlen, "model.json: \"coefficients\" has no "
+		corral_errf(err, errlen, "model.json: \"coefficients\" has no "
 		    "rows");
 		return -1;
 	}
@@ -175,7 +163,7 @@ static int model_shape(const json_t *root, linear_params *p, char *err,
 	case LINEAR_LINK_IDENTITY: break;
 	case LINEAR_LINK_LOGIT:
 		if (p->n_outputs != 1) {
-			linear_errf(err, errlen, "model.json: link logit needs "
+			corral_errf(err, errlen, "model.json: link logit needs "
 			    "exactly 1 row of coefficients, got %zu",
 			    p->n_outputs);
 			return -1;
@@ -183,7 +171,7 @@ static int model_shape(const json_t *root, linear_params *p, char *err,
 		break;
 	case LINEAR_LINK_SOFTMAX:
 		if (p->n_outputs < 2) {
-			linear_errf(err, errlen, "model.json: link softmax needs "
+			corral_errf(err, errlen, "model.json: link softmax needs "
 			    "at least 2 rows of coefficients (one per class), "
 			    "got %zu", p->n_outputs);
 			return -1;
@@ -192,18 +180,18 @@ static int model_shape(const json_t *root, linear_params *p, char *err,
 	}
 	row0 = json_array_get(coef, 0);
 	if (!json_is_array(row0)) {
-		linear_errf(err, errlen, "model.json: coefficients[0] is %s, "
+		corral_errf(err, errlen, "model.json: coefficients[0] is %s, "
 		    "not an array", model_json_type(row0));
 		return -1;
 	}
 	p->n_features = json_array_size(row0);
 	if (p->n_features == 0) {
-		linear_errf(err, errlen, "model.json: coefficients[0] is empty: "
+		corral_errf(err, errlen, "model.json: coefficients[0] is empty: "
 		    "a model needs at least one feature");
 		return -1;
 	}
 	if (p->n_features > SIZE_MAX / sizeof(double) / p->n_outputs) {
-		linear_errf(err, errlen, "model.json: %zu x %zu coefficients "
+		corral_errf(err, errlen, "model.json: %zu x %zu coefficients "
 		    "are too many", p->n_outputs, p->n_features);
 		return -1;
 	}
@@ -220,12 +208,12 @@ static int model_values(const json_t *root, linear_params *p, char *err,
 		const json_t *row = json_array_get(coef, k);
 
 		if (!json_is_array(row)) {
-			linear_errf(err, errlen, "model.json: coefficients[%zu] "
+			corral_errf(err, errlen, "model.json: coefficients[%zu] "
 			    "is %s, not an array", k, model_json_type(row));
 			return -1;
 		}
 		if (json_array_size(row) != p->n_features) {
-			linear_errf(err, errlen, "model.json: coefficients[%zu] "
+			corral_errf(err, errlen, "model.json: coefficients[%zu] "
 			    "has %zu values but coefficients[0] has %zu (every "
 			    "row has one per feature)", k, json_array_size(row),
 			    p->n_features);
@@ -240,13 +228,13 @@ static int model_values(const json_t *root, linear_params *p, char *err,
 	}
 
 	if (!json_is_array(icpt)) {
-		linear_errf(err, errlen, "model.json: \"intercepts\" must be an "
+		corral_errf(err, errlen, "model.json: \"intercepts\" must be an "
 		    "array of %zu numbers (%s)", p->n_outputs,
 		    icpt ? model_json_type(icpt) : "missing");
 		return -1;
 	}
 	if (json_array_size(icpt) != p->n_outputs) {
-		linear_errf(err, errlen, "model.json: \"intercepts\" has %zu "
+		corral_errf(err, errlen, "model.json: \"intercepts\" has %zu "
 		    "values but \"coefficients\" has %zu rows",
 		    json_array_size(icpt), p->n_outputs);
 		return -1;
@@ -269,12 +257,12 @@ static int model_feature_names(const json_t *root, const linear_params *p,
 	if (names == NULL)
 		return 0;
 	if (!json_is_array(names)) {
-		linear_errf(err, errlen, "model.json: \"feature_names\" is %s, "
+		corral_errf(err, errlen, "model.json: \"feature_names\" is %s, "
 		    "not an array of strings", model_json_type(names));
 		return -1;
 	}
 	if (json_array_size(names) != p->n_features) {
-		linear_errf(err, errlen, "model.json: \"feature_names\" has %zu "
+		corral_errf(err, errlen, "model.json: \"feature_names\" has %zu "
 		    "names but the coefficient rows have %zu values",
 		    json_array_size(names), p->n_features);
 		return -1;
@@ -283,7 +271,7 @@ static int model_feature_names(const json_t *root, const linear_params *p,
 		const json_t *v = json_array_get(names, j);
 
 		if (!json_is_string(v) || json_string_length(v) == 0) {
-			linear_errf(err, errlen, "model.json: feature_names[%zu] "
+			corral_errf(err, errlen, "model.json: feature_names[%zu] "
 			    "must be a non-empty string", j);
 			return -1;
 		}
@@ -331,17 +319,17 @@ corral_plugin_error linear_params_read(const char *path, linear_params *p,
 	if (root == NULL) {
 		if (json_error_code(&jerr) == json_error_cannot_open_file) {
 			/* jansson's text names the path and strerror. */
-			linear_errf(err, errlen, "model.json: %s", jerr.text);
+			corral_errf(err, errlen, "model.json: %s", jerr.text);
 			return CORRAL_PLUGIN_IO;
 		}
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			rc = CORRAL_PLUGIN_NO_MEMORY;
-		linear_errf(err, errlen, "model.json: line %d, column %d: %s",
+		corral_errf(err, errlen, "model.json: line %d, column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
 		return rc;
 	}
 	if (!json_is_object(root)) {
-		linear_errf(err, errlen, "model.json: the top level is %s, not "
+		corral_errf(err, errlen, "model.json: the top level is %s, not "
 		    "an object", model_json_type(root));
 		goto fail;
 	}
@@ -353,7 +341,7 @@ corral_plugin_error linear_params_read(const char *path, linear_params *p,
 	p->weights = malloc(p->n_outputs * p->n_features * sizeof(double));
 	p->intercepts = malloc(p->n_outputs * sizeof(double));
 	if (p->weights == NULL || p->intercepts == NULL) {
-		linear_errf(err, errlen, "model.json: out of memory for %zu x "
+		corral_errf(err, errlen, "model.json: out of memory for %zu x "
 		    "%zu coefficients", p->n_outputs, p->n_features);
 		rc = CORRAL_PLUGIN_NO_MEMORY;
 		goto fail;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <corral/plugin.h>
+#include <corral/plugin_util.h>
 
 typedef enum linear_link {
 	LINEAR_LINK_IDENTITY, /* y = W x + b */
@@ -41,8 +42,5 @@ void linear_params_free(linear_params *p);
 /* "identity", "logit" or "softmax". */
 const char *linear_link_name(linear_link link);
 
-/* snprintf into a caller's error buffer; nothing when errlen is 0. */
-void linear_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

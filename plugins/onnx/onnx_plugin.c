@@ -101,7 +101,7 @@ static corral_plugin_error onnx_read_params(onnx_model *m,
 			n = strtol(value, &end, 10);
 			if (errno != 0 || end == value || *end != '\0' || n < 1 ||
 			    n > ONNX_MAX_THREADS) {
-				onnx_errf(err, errlen, "onnx: parameter "
+				corral_errf(err, errlen, "onnx: parameter "
 				    "intra_op_threads must be a whole number from 1 "
 				    "to %d, got \"%s\"", ONNX_MAX_THREADS, value);
 				return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -178,7 +178,7 @@ static corral_plugin_error onnx_prepare(onnx_model *m, char *err,
 	if (!m->input_specs || !m->output_specs || !m->input_names ||
 	    !m->output_names || !m->input_values || !m->output_values ||
 	    !m->feed) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
 	for (size_t i = 0; i < m->n_inputs; i++) {
@@ -329,14 +329,14 @@ static corral_plugin_error onnx_load(const corral_host_api *host,
 
 	if (host == NULL || host->struct_size < ONNX_HOST_API_MIN ||
 	    host->output_alloc == NULL) {
-		onnx_errf(err, errlen, "onnx: the host API is missing or older "
+		corral_errf(err, errlen, "onnx: the host API is missing or older "
 		    "than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (args == NULL || args->struct_size < ONNX_LOAD_ARGS_MIN ||
 	    args->version_dir == NULL ||
 	    (args->n_params > 0 && args->params == NULL)) {
-		onnx_errf(err, errlen, "onnx: the load arguments are missing or "
+		corral_errf(err, errlen, "onnx: the load arguments are missing or "
 		    "older than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -346,7 +346,7 @@ static corral_plugin_error onnx_load(const corral_host_api *host,
 	path = malloc(dir_len + sizeof file);
 	m = calloc(1, sizeof *m);
 	if (path == NULL || m == NULL) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		goto fail;
 	}
 	memcpy(path, args->version_dir, dir_len);
@@ -360,7 +360,7 @@ static corral_plugin_error onnx_load(const corral_host_api *host,
 	 * message for it is less direct. */
 	f = fopen(path, "rb");
 	if (f == NULL) {
-		onnx_errf(err, errlen, "onnx: cannot open %s: %s", path,
+		corral_errf(err, errlen, "onnx: cannot open %s: %s", path,
 		    strerror(errno));
 		rc = CORRAL_PLUGIN_IO;
 		goto fail;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <corral/plugin.h>
+#include <corral/plugin_util.h>
 #include <onnxruntime_c_api.h>
 
 /* One input or output of the model, as ONNX Runtime declares it. */
@@ -83,9 +84,6 @@ corral_dtype onnx_dtype_from_ort(ONNXTensorElementDataType t);
 /* "FLOAT", "COMPLEX64", ... as ONNX names them (static strings). */
 const char *onnx_ort_type_name(ONNXTensorElementDataType t);
 
-/* snprintf into a caller's error buffer; nothing when errlen is 0. */
-void onnx_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* "[2, -1, 4]" into buf (truncated to fit). */
 void onnx_format_shape(char *buf, size_t n, const int64_t *shape,

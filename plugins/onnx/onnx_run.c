@@ -47,7 +47,7 @@ static corral_plugin_error run_check_input(const onnx_port *p,
 	if (t->dtype != p->dtype) {
 		const char *dt = corral_dtype_name(t->dtype);
 
-		onnx_errf(err, errlen, "input '%s' must be %s, got %s", p->name,
+		corral_errf(err, errlen, "input '%s' must be %s, got %s", p->name,
 		    corral_dtype_name(p->dtype), dt ? dt : "an invalid datatype");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -60,20 +60,20 @@ static corral_plugin_error run_check_input(const onnx_port *p,
 			onnx_format_shape(got, sizeof got, t->shape, t->ndim);
 		else
 			snprintf(got, sizeof got, "of rank %u", t->ndim);
-		onnx_errf(err, errlen, "input '%s' has shape %s, the model takes "
+		corral_errf(err, errlen, "input '%s' has shape %s, the model takes "
 		    "%s (-1: any)", p->name, got, want);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	elements = corral_shape_elements(t->shape, t->ndim);
 	if (elements < 0 || (uint64_t)elements > SIZE_MAX / unit) {
-		onnx_errf(err, errlen, "input '%s': its shape has too many "
+		corral_errf(err, errlen, "input '%s': its shape has too many "
 		    "elements", p->name);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if ((esize > 0 && t->nbytes != (size_t)elements * esize) ||
 	    (esize == 0 && t->nbytes < (size_t)elements * unit) ||
 	    (t->nbytes > 0 && t->data == NULL)) {
-		onnx_errf(err, errlen, "input '%s': %zu data bytes do not hold "
+		corral_errf(err, errlen, "input '%s': %zu data bytes do not hold "
 		    "%lld %s elements", p->name, t->data ? t->nbytes : 0,
 		    (long long)elements, corral_dtype_name(p->dtype));
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -87,7 +87,7 @@ corral_plugin_error onnx_run_bind(onnx_model *m, const corral_tensor *inputs,
 	corral_plugin_error rc;
 
 	if (n_inputs != m->n_inputs || (n_inputs > 0 && inputs == NULL)) {
-		onnx_errf(err, errlen, "the model takes %zu inputs, got %zu",
+		corral_errf(err, errlen, "the model takes %zu inputs, got %zu",
 		    m->n_inputs, n_inputs);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -98,12 +98,12 @@ corral_plugin_error onnx_run_bind(onnx_model *m, const corral_tensor *inputs,
 		size_t i = t->name ? run_find_input(m, t->name) : m->n_inputs;
 
 		if (i == m->n_inputs) {
-			onnx_errf(err, errlen, "the model has no input '%s'",
+			corral_errf(err, errlen, "the model has no input '%s'",
 			    t->name ? t->name : "");
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
 		if (m->feed[i] != NULL) {
-			onnx_errf(err, errlen, "input '%s' given twice",
+			corral_errf(err, errlen, "input '%s' given twice",
 			    m->inputs[i].name);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
@@ -154,7 +154,7 @@ static corral_plugin_error run_reserve_scratch(onnx_model *m, char *err,
 		if (!run_needs_copy(m->feed[i]))
 			continue;
 		if (m->feed[i]->nbytes > SIZE_MAX - RUN_ALIGN - need) {
-			onnx_errf(err, errlen, "the inputs are too large");
+			corral_errf(err, errlen, "the inputs are too large");
 			return CORRAL_PLUGIN_NO_MEMORY;
 		}
 		need += run_round_up(m->feed[i]->nbytes);
@@ -163,7 +163,7 @@ static corral_plugin_error run_reserve_scratch(onnx_model *m, char *err,
 		return CORRAL_PLUGIN_OK;
 	p = realloc(m->scratch, need);
 	if (p == NULL) {
-		onnx_errf(err, errlen, "out of memory copying %zu bytes of "
+		corral_errf(err, errlen, "out of memory copying %zu bytes of "
 		    "misaligned input", need);
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
@@ -195,7 +195,7 @@ static corral_plugin_error run_string_value(onnx_model *m, const onnx_port *p,
 
 		if (t->nbytes - off < 4 ||
 		    (memcpy(&len, src + off, 4), t->nbytes - off - 4 < len)) {
-			onnx_errf(err, errlen, "input '%s': BYTES data ends inside "
+			corral_errf(err, errlen, "input '%s': BYTES data ends inside "
 			    "element %lld", p->name, (long long)k);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
@@ -211,7 +211,7 @@ static corral_plugin_error run_string_value(onnx_model *m, const onnx_port *p,
 		off += len;
 	}
 	if (off != t->nbytes) {
-		onnx_errf(err, errlen, "input '%s': %zu bytes follow its %lld "
+		corral_errf(err, errlen, "input '%s': %zu bytes follow its %lld "
 		    "BYTES elements", p->name, t->nbytes - off,
 		    (long long)elements);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -319,7 +319,7 @@ static corral_plugin_error run_emit_strings(onnx_model *m,
 	if (m->host->struct_size < offsetof(corral_host_api, output_alloc_bytes) +
 		sizeof m->host->output_alloc_bytes ||
 	    m->host->output_alloc_bytes == NULL) {
-		onnx_errf(err, errlen, "output '%s': this host cannot return BYTES "
+		corral_errf(err, errlen, "output '%s': this host cannot return BYTES "
 		    "outputs", p->name);
 		return CORRAL_PLUGIN_UNSUPPORTED;
 	}
@@ -327,7 +327,7 @@ static corral_plugin_error run_emit_strings(onnx_model *m,
 		return onnx_status(ort, st, CORRAL_PLUGIN_INTERNAL, err, errlen,
 		    "output '%s'", p->name);
 	if (n > (SIZE_MAX - len) / 4) {
-		onnx_errf(err, errlen, "output '%s' is too large", p->name);
+		corral_errf(err, errlen, "output '%s' is too large", p->name);
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
 	unsigned char *dst = m->host->output_alloc_bytes(ctx, p->name,
@@ -335,7 +335,7 @@ static corral_plugin_error run_emit_strings(onnx_model *m,
 	size_t *offsets = calloc(n ? n : 1, sizeof *offsets);
 	if (dst == NULL || offsets == NULL) {
 		free(offsets);
-		onnx_errf(err, errlen, "cannot allocate output '%s' of %zu "
+		corral_errf(err, errlen, "cannot allocate output '%s' of %zu "
 		    "strings", p->name, n);
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
@@ -384,12 +384,12 @@ static corral_plugin_error run_emit_one(onnx_model *m, corral_infer_ctx *ctx,
 		return onnx_status(ort, st, CORRAL_PLUGIN_INTERNAL, err, errlen,
 		    "output '%s'", p->name);
 	if (nd > CORRAL_MAX_DIMS) {
-		onnx_errf(err, errlen, "output '%s' came with %zu dimensions; "
+		corral_errf(err, errlen, "output '%s' came with %zu dimensions; "
 		    "corral carries at most %d", p->name, nd, CORRAL_MAX_DIMS);
 		return CORRAL_PLUGIN_UNSUPPORTED;
 	}
 	if (type != p->type) {
-		onnx_errf(err, errlen, "output '%s' came as %s, the model "
+		corral_errf(err, errlen, "output '%s' came as %s, the model "
 		    "declares %s", p->name, onnx_ort_type_name(type),
 		    onnx_ort_type_name(p->type));
 		return CORRAL_PLUGIN_INTERNAL;
@@ -404,7 +404,7 @@ static corral_plugin_error run_emit_one(onnx_model *m, corral_infer_ctx *ctx,
 		char s[128];
 
 		onnx_format_shape(s, sizeof s, shape, nd);
-		onnx_errf(err, errlen, "cannot allocate output '%s' %s %s",
+		corral_errf(err, errlen, "cannot allocate output '%s' %s %s",
 		    p->name, corral_dtype_name(p->dtype), s);
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}

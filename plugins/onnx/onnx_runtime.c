@@ -61,7 +61,7 @@ const OrtApi *onnx_runtime_acquire(const corral_host_api *host, OrtEnv **env,
 	OrtStatus *st;
 
 	if (ort == NULL) {
-		onnx_errf(err, errlen, "onnx: ONNX Runtime %s does not serve C "
+		corral_errf(err, errlen, "onnx: ONNX Runtime %s does not serve C "
 		    "API version %d, which this plugin was built for",
 		    base ? base->GetVersionString() : "(unknown)", ORT_API_VERSION);
 		return NULL;
@@ -115,17 +115,6 @@ void onnx_runtime_release(void)
 /* ------------------------------------------------------------------------
  * Errors
  * ------------------------------------------------------------------------ */
-
-void onnx_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * ORT's messages often carry "<source file>:<line> <C++ signature>" in the
@@ -213,7 +202,7 @@ corral_plugin_error onnx_status(const OrtApi *ort, OrtStatus *st,
 	vsnprintf(prefix, sizeof prefix, what, ap);
 	va_end(ap);
 	runtime_condense(msg, sizeof msg, ort->GetErrorMessage(st));
-	onnx_errf(err, errlen, "%s: %s", prefix, msg);
+	corral_errf(err, errlen, "%s: %s", prefix, msg);
 	ort->ReleaseStatus(st);
 	/* ORT's messages may end in a newline; the host adds its own. */
 	if (err != NULL && errlen > 0) {

@@ -94,7 +94,7 @@ static corral_plugin_error sig_read_port(onnx_model *m, int is_input,
 	p->port.name = strdup(name);
 	ort->ReleaseStatus(ort->AllocatorFree(m->alloc, name));
 	if (p->port.name == NULL) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
 	st = is_input ? ort->SessionGetInputTypeInfo(m->session, i, &info)
@@ -138,7 +138,7 @@ static corral_plugin_error sig_read_all(onnx_model *m, int is_input,
 		    is_input ? "inputs" : "outputs");
 	ports = calloc(n ? n : 1, sizeof *ports);
 	if (ports == NULL) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
 	for (size_t i = 0; i < n && rc == CORRAL_PLUGIN_OK; i++)
@@ -192,7 +192,7 @@ static corral_plugin_error sig_select(const char *select, const sig_port *all,
 		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 			len--;
 		if (len == 0) {
-			onnx_errf(err, errlen, "onnx: parameter outputs \"%s\" "
+			corral_errf(err, errlen, "onnx: parameter outputs \"%s\" "
 			    "has an empty name (it takes comma-separated "
 			    "output names)", select);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -204,14 +204,14 @@ static corral_plugin_error sig_select(const char *select, const sig_port *all,
 				break;
 		if (i == n_all) {
 			sig_list_names(names, sizeof names, all, n_all);
-			onnx_errf(err, errlen, "onnx: parameter outputs names "
+			corral_errf(err, errlen, "onnx: parameter outputs names "
 			    "\"%.*s\", which is not an output of the model "
 			    "(it has: %s)", (int)len, s, names);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
 		for (size_t j = 0; j < *n_chosen; j++) {
 			if (chosen[j] == i) {
-				onnx_errf(err, errlen, "onnx: parameter outputs "
+				corral_errf(err, errlen, "onnx: parameter outputs "
 				    "names \"%s\" twice", all[i].port.name);
 				return CORRAL_PLUGIN_INVALID_ARGUMENT;
 			}
@@ -240,7 +240,7 @@ corral_plugin_error onnx_signature_read(onnx_model *m, const char *select,
 	/* An input we cannot carry makes the model unusable. */
 	for (size_t i = 0; i < n_ins; i++) {
 		if (ins[i].why[0] != '\0') {
-			onnx_errf(err, errlen, "onnx: input '%s' %s",
+			corral_errf(err, errlen, "onnx: input '%s' %s",
 			    ins[i].port.name, ins[i].why);
 			rc = CORRAL_PLUGIN_UNSUPPORTED;
 			goto out;
@@ -250,7 +250,7 @@ corral_plugin_error onnx_signature_read(onnx_model *m, const char *select,
 	rc = CORRAL_PLUGIN_NO_MEMORY;
 	chosen = calloc(n_outs ? n_outs : 1, sizeof *chosen);
 	if (chosen == NULL) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		goto out;
 	}
 	if (select != NULL) {
@@ -267,7 +267,7 @@ corral_plugin_error onnx_signature_read(onnx_model *m, const char *select,
 		const sig_port *p = &outs[chosen[j]];
 
 		if (p->why[0] != '\0') {
-			onnx_errf(err, errlen, "onnx: output '%s' %s%s",
+			corral_errf(err, errlen, "onnx: output '%s' %s%s",
 			    p->port.name, p->why, select == NULL
 			    ? "; serve the other outputs by naming them in "
 			      "the model parameter `outputs`" : "");
@@ -276,7 +276,7 @@ corral_plugin_error onnx_signature_read(onnx_model *m, const char *select,
 		}
 	}
 	if (n_chosen == 0) {
-		onnx_errf(err, errlen, "onnx: the model has no outputs");
+		corral_errf(err, errlen, "onnx: the model has no outputs");
 		rc = CORRAL_PLUGIN_BAD_MODEL;
 		goto out;
 	}
@@ -286,7 +286,7 @@ corral_plugin_error onnx_signature_read(onnx_model *m, const char *select,
 	m->inputs = calloc(n_ins ? n_ins : 1, sizeof *m->inputs);
 	m->outputs = calloc(n_chosen, sizeof *m->outputs);
 	if (m->inputs == NULL || m->outputs == NULL) {
-		onnx_errf(err, errlen, "onnx: out of memory");
+		corral_errf(err, errlen, "onnx: out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n_ins; i++) {

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include <corral/plugin.h>
+#include <corral/plugin_util.h>
 #include <omp.h>
 #include <xgboost/c_api.h>
 
@@ -127,7 +128,7 @@ static corral_plugin_error xgboost_predict(xgboost_model *m, const void *data,
 			void *p = realloc(m->scratch, cap);
 
 			if (p == NULL) {
-				xgboost_errf(err, errlen, "out of memory copying "
+				corral_errf(err, errlen, "out of memory copying "
 				    "%zu bytes of input", nbytes);
 				return CORRAL_PLUGIN_NO_MEMORY;
 			}
@@ -164,7 +165,7 @@ static corral_plugin_error xgboost_predict(xgboost_model *m, const void *data,
 	} else if (dim < 1 || dim > 2 || shape[0] != (bst_ulong)n_rows ||
 	    (dim == 1 ? 1 : shape[1]) != m->width) {
 		/* Never read past what XGBoost returned. */
-		xgboost_errf(err, errlen, "xgboost: XGBoost returned %" PRIu64
+		corral_errf(err, errlen, "xgboost: XGBoost returned %" PRIu64
 		    "-D scores of %" PRIu64 " rows, expected %" PRId64 " rows "
 		    "of %zu", (uint64_t)dim, dim ? (uint64_t)shape[0] : 0,
 		    n_rows, m->width);
@@ -221,25 +222,25 @@ static corral_plugin_error xgboost_find_model(const char *dir, char *path,
 	for (size_t i = 0; i < XGBOOST_N_MODEL_FILES; i++) {
 		if ((size_t)snprintf(path, pathlen, "%s/%s", dir,
 		    xgboost_model_files[i]) >= pathlen) {
-			xgboost_errf(err, errlen, "xgboost: the version folder "
+			corral_errf(err, errlen, "xgboost: the version folder "
 			    "path is too long");
 			return CORRAL_PLUGIN_IO;
 		}
 		if (stat(path, &st) == 0) {
 			found[n_found++] = xgboost_model_files[i];
 		} else if (errno != ENOENT && errno != ENOTDIR) {
-			xgboost_errf(err, errlen, "xgboost: %s: %s", path,
+			corral_errf(err, errlen, "xgboost: %s: %s", path,
 			    strerror(errno));
 			return CORRAL_PLUGIN_IO;
 		}
 	}
 	if (n_found == 0) {
-		xgboost_errf(err, errlen, "xgboost: no model file in %s: expected "
+		corral_errf(err, errlen, "xgboost: no model file in %s: expected "
 		    "one of model.json, model.ubj, model.bin or model.xgb", dir);
 		return CORRAL_PLUGIN_IO;
 	}
 	if (n_found > 1) {
-		xgboost_errf(err, errlen, "xgboost: %s holds %s and %s%s: keep "
+		corral_errf(err, errlen, "xgboost: %s holds %s and %s%s: keep "
 		    "exactly one model file", dir, found[0], found[1],
 		    n_found > 2 ? " and more" : "");
 		return CORRAL_PLUGIN_BAD_MODEL;
@@ -248,13 +249,13 @@ static corral_plugin_error xgboost_find_model(const char *dir, char *path,
 	/* Say "cannot read" ourselves rather than let XGBoost call an
 	 * unreadable file a bad model. */
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		xgboost_errf(err, errlen, "xgboost: %s is not a regular file",
+		corral_errf(err, errlen, "xgboost: %s is not a regular file",
 		    path);
 		return CORRAL_PLUGIN_IO;
 	}
 	f = fopen(path, "rb");
 	if (f == NULL) {
-		xgboost_errf(err, errlen, "xgboost: cannot open %s: %s", path,
+		corral_errf(err, errlen, "xgboost: cannot open %s: %s", path,
 		    strerror(errno));
 		return CORRAL_PLUGIN_IO;
 	}
@@ -273,20 +274,20 @@ static corral_plugin_error xgboost_check_range(const xgboost_model *m,
 		return CORRAL_PLUGIN_OK;
 	if (strcmp(m->l.booster, "gblinear") == 0 &&
 	    (p->iteration_begin != 0 || p->iteration_end != 0)) {
-		xgboost_errf(err, errlen, "xgboost: a gblinear model has no "
+		corral_errf(err, errlen, "xgboost: a gblinear model has no "
 		    "iteration range (every round updates the same weights): "
 		    "leave iteration_begin and iteration_end unset");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (p->iteration_end > (unsigned)m->l.rounds) {
-		xgboost_errf(err, errlen, "xgboost: iteration_end (%u) is beyond "
+		corral_errf(err, errlen, "xgboost: iteration_end (%u) is beyond "
 		    "the model's %d boosted rounds", p->iteration_end,
 		    m->l.rounds);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (p->iteration_end == 0 && p->iteration_begin > 0 &&
 	    p->iteration_begin >= (unsigned)m->l.rounds) {
-		xgboost_errf(err, errlen, "xgboost: iteration_begin (%u) leaves "
+		corral_errf(err, errlen, "xgboost: iteration_begin (%u) leaves "
 		    "none of the model's %d boosted rounds", p->iteration_begin,
 		    m->l.rounds);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -368,14 +369,14 @@ static corral_plugin_error xgboost_load(const corral_host_api *host,
 
 	if (host == NULL || host->struct_size < XGBOOST_HOST_API_MIN ||
 	    host->output_alloc == NULL) {
-		xgboost_errf(err, errlen, "xgboost: the host API is missing or "
+		corral_errf(err, errlen, "xgboost: the host API is missing or "
 		    "older than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (args == NULL || args->struct_size < XGBOOST_LOAD_ARGS_MIN ||
 	    args->version_dir == NULL ||
 	    (args->n_params > 0 && args->params == NULL)) {
-		xgboost_errf(err, errlen, "xgboost: the load arguments are "
+		corral_errf(err, errlen, "xgboost: the load arguments are "
 		    "missing or older than ABI 1.0");
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -386,7 +387,7 @@ static corral_plugin_error xgboost_load(const corral_host_api *host,
 
 	m = calloc(1, sizeof *m);
 	if (m == NULL) {
-		xgboost_errf(err, errlen, "xgboost: out of memory");
+		corral_errf(err, errlen, "xgboost: out of memory");
 		return CORRAL_PLUGIN_NO_MEMORY;
 	}
 	m->host = host;
@@ -468,7 +469,7 @@ static corral_plugin_error xgboost_load(const corral_host_api *host,
 	rc = CORRAL_PLUGIN_NO_MEMORY;
 	warm = malloc((m->l.num_feature + m->width) * sizeof *warm);
 	if (warm == NULL) {
-		xgboost_errf(err, errlen, "xgboost: out of memory");
+		corral_errf(err, errlen, "xgboost: out of memory");
 		goto fail;
 	}
 	for (size_t j = 0; j < m->l.num_feature; j++)
@@ -515,62 +516,15 @@ static corral_plugin_error xgboost_check_input(const xgboost_model *m,
     const corral_tensor *inputs, size_t n_inputs, int64_t *n_rows,
     char *err, size_t errlen)
 {
-	const size_t nf = m->l.num_feature;
-	const corral_tensor *in = inputs;
-	const char *dt_name;
-	int64_t elements;
-	size_t need;
-
-	if (n_inputs != 1 || inputs == NULL) {
-		xgboost_errf(err, errlen, "expected exactly 1 input "
-		    "(\"" XGBOOST_INPUT "\"), got %zu", n_inputs);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->name == NULL || strcmp(in->name, XGBOOST_INPUT) != 0) {
-		xgboost_errf(err, errlen, "unknown input \"%s\": this model's "
-		    "only input is \"" XGBOOST_INPUT "\"",
-		    in->name ? in->name : "");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->dtype != CORRAL_DT_FP32 && in->dtype != CORRAL_DT_FP64) {
-		dt_name = corral_dtype_name(in->dtype);
-		xgboost_errf(err, errlen, "input must be FP32 or FP64, got %s",
-		    dt_name ? dt_name : "an invalid datatype");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	if (in->ndim == 1 && in->shape != NULL && in->shape[0] == (int64_t)nf) {
-		*n_rows = 1;
-	} else if (in->ndim == 2 && in->shape != NULL && in->shape[0] >= 0 &&
-	    in->shape[1] == (int64_t)nf) {
-		*n_rows = in->shape[0];
-	} else {
-		char got[64] = "[";
-		size_t len = 1;
-
-		for (uint32_t i = 0; in->shape != NULL && i < in->ndim &&
-		    i < CORRAL_MAX_DIMS && len < sizeof got; i++)
-			len += (size_t)snprintf(got + len, sizeof got - len,
-			    "%s%" PRId64, i ? ", " : "", in->shape[i]);
-		if (len < sizeof got)
-			snprintf(got + len, sizeof got - len, "]");
-		xgboost_errf(err, errlen, "input must have shape [N, %zu] or "
-		    "[%zu], got %s", nf, nf, got);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	elements = corral_shape_elements(in->shape, in->ndim);
-	if (elements < 0 || (uint64_t)elements > SIZE_MAX / sizeof(double) ||
+	corral_plugin_error rc = corral_check_rows(inputs, n_inputs, XGBOOST_INPUT,
+	    m->l.num_feature, n_rows, err, errlen);
+	/* XGBoost writes n_rows * width floats of output. */
+	if (rc == CORRAL_PLUGIN_OK &&
 	    (uint64_t)*n_rows > SIZE_MAX / sizeof(float) / m->width) {
-		xgboost_errf(err, errlen, "input shape is too large");
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
+		corral_errf(err, errlen, "input shape is too large");
+		rc = CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
-	need = (size_t)elements * corral_dtype_size(in->dtype);
-	if (in->nbytes != need || (need > 0 && in->data == NULL)) {
-		xgboost_errf(err, errlen, "input holds %zu bytes of data, its "
-		    "shape and %s need %zu", in->data ? in->nbytes : 0,
-		    corral_dtype_name(in->dtype), need);
-		return CORRAL_PLUGIN_INVALID_ARGUMENT;
-	}
-	return CORRAL_PLUGIN_OK;
+	return rc;
 }
 
 /*
@@ -601,7 +555,7 @@ static corral_plugin_error xgboost_check_values(const xgboost_model *m,
 			v = f;
 		}
 		if (isinf((float)v)) {
-			xgboost_errf(err, errlen, "input row %zu, feature %zu is "
+			corral_errf(err, errlen, "input row %zu, feature %zu is "
 			    "%g: XGBoost takes no infinite values (a missing "
 			    "value is NaN%s)", i / m->l.num_feature,
 			    i % m->l.num_feature, v,
@@ -632,10 +586,10 @@ static corral_plugin_error xgboost_infer(void *handle, corral_infer_ctx *ctx,
 	    m->output.ndim, shape);
 	if (out == NULL) {
 		if (m->width == 1)
-			xgboost_errf(err, errlen, "cannot allocate output \"%s\" "
+			corral_errf(err, errlen, "cannot allocate output \"%s\" "
 			    "[%" PRId64 "]", m->output_name, shape[0]);
 		else
-			xgboost_errf(err, errlen, "cannot allocate output \"%s\" "
+			corral_errf(err, errlen, "cannot allocate output \"%s\" "
 			    "[%" PRId64 ", %" PRId64 "]", m->output_name,
 			    shape[0], shape[1]);
 		return CORRAL_PLUGIN_NO_MEMORY;

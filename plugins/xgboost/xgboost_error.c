@@ -1,23 +1,11 @@
 /* xgboost_error.c - error text for the xgboost plugin (xgboost_error.h). */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <xgboost/c_api.h>
 
 #include "xgboost_error.h"
-
-void xgboost_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Skip "[15:16:45] ", a level ("WARNING: ") and then
  * "./src/learner.cc:123: " when present. */
@@ -62,7 +50,7 @@ void xgboost_err_last(char *err, size_t errlen, const char *what)
 	while (len > 0 && (isspace((unsigned char)msg[len - 1]) ||
 	    msg[len - 1] == ':'))
 		len--;
-	xgboost_errf(err, errlen, "%s: %.*s", what, (int)len, msg);
+	corral_errf(err, errlen, "%s: %.*s", what, (int)len, msg);
 }
 
 void xgboost_log_line(char *out, size_t n, const char *msg)

@@ -10,9 +10,8 @@
 
 #include <stddef.h>
 
-/* snprintf into a caller's error buffer; nothing when errlen is 0. */
-void xgboost_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include <corral/plugin_util.h>
+
 
 /*
  * "<what>: <XGBoost's last error>" into err. XGBoost's message starts with

@@ -52,7 +52,7 @@ corral_plugin_error xgboost_learner_read(BoosterHandle booster,
 		return CORRAL_PLUGIN_BAD_MODEL;
 	}
 	if (num_feature == 0) {
-		xgboost_errf(err, errlen, "xgboost: the model has no features");
+		corral_errf(err, errlen, "xgboost: the model has no features");
 		return CORRAL_PLUGIN_BAD_MODEL;
 	}
 	l->num_feature = (size_t)num_feature;
@@ -68,7 +68,7 @@ corral_plugin_error xgboost_learner_read(BoosterHandle booster,
 	}
 	config = json_loadb(text, (size_t)len, 0, &jerr);
 	if (config == NULL) {
-		xgboost_errf(err, errlen, "xgboost: the learner configuration is "
+		corral_errf(err, errlen, "xgboost: the learner configuration is "
 		    "not JSON: %s", jerr.text);
 		return CORRAL_PLUGIN_BAD_MODEL;
 	}
@@ -79,14 +79,14 @@ corral_plugin_error xgboost_learner_read(BoosterHandle booster,
 	if (objective == NULL || kind == NULL ||
 	    strlen(objective) >= sizeof l->objective ||
 	    strlen(kind) >= sizeof l->booster) {
-		xgboost_errf(err, errlen, "xgboost: the learner configuration "
+		corral_errf(err, errlen, "xgboost: the learner configuration "
 		    "names no objective or booster");
 		goto out;
 	}
 	snprintf(l->objective, sizeof l->objective, "%s", objective);
 	snprintf(l->booster, sizeof l->booster, "%s", kind);
 	if (xgboost_config_size(config, "num_class", &l->num_class) != 0) {
-		xgboost_errf(err, errlen, "xgboost: the learner configuration "
+		corral_errf(err, errlen, "xgboost: the learner configuration "
 		    "has no usable num_class");
 		goto out;
 	}
@@ -95,7 +95,7 @@ corral_plugin_error xgboost_learner_read(BoosterHandle booster,
 	    l->num_target == 0)
 		l->num_target = 1;
 	if (strncmp(l->objective, "multi:", 6) == 0 && l->num_class < 1) {
-		xgboost_errf(err, errlen, "xgboost: objective %s with num_class "
+		corral_errf(err, errlen, "xgboost: objective %s with num_class "
 		    "%zu", l->objective, l->num_class);
 		goto out;
 	}

@@ -114,13 +114,13 @@ static corral_plugin_error xgboost_parse_predict_type(const char *v,
 	}
 	for (size_t i = 0; i < sizeof elsewhere / sizeof elsewhere[0]; i++) {
 		if (strcmp(v, elsewhere[i]) == 0) {
-			xgboost_errf(err, errlen, "xgboost: predict_type \"%s\" is "
+			corral_errf(err, errlen, "xgboost: predict_type \"%s\" is "
 			    "not supported: XGBoost's in-place prediction gives "
 			    "\"value\" and \"margin\" only", v);
 			return CORRAL_PLUGIN_UNSUPPORTED;
 		}
 	}
-	xgboost_errf(err, errlen, "xgboost: predict_type must be \"value\" or "
+	corral_errf(err, errlen, "xgboost: predict_type must be \"value\" or "
 	    "\"margin\", got \"%s\"", v);
 	return CORRAL_PLUGIN_INVALID_ARGUMENT;
 }
@@ -153,7 +153,7 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 			continue;
 		}
 		if (given[k] != NULL) {
-			xgboost_errf(err, errlen, "xgboost: parameter \"%s\" is "
+			corral_errf(err, errlen, "xgboost: parameter \"%s\" is "
 			    "given twice", key);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
@@ -163,7 +163,7 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 	if (given[XGBOOST_P_NTHREAD] != NULL) {
 		if (xgboost_parse_long(given[XGBOOST_P_NTHREAD], 0,
 		    XGBOOST_NTHREAD_MAX, &v) != 0) {
-			xgboost_errf(err, errlen, "xgboost: nthread must be an "
+			corral_errf(err, errlen, "xgboost: nthread must be an "
 			    "integer from 0 (one per CPU) to %d, got \"%s\"",
 			    XGBOOST_NTHREAD_MAX, given[XGBOOST_P_NTHREAD]);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
@@ -174,14 +174,14 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 	if (given[XGBOOST_P_MISSING] != NULL &&
 	    (xgboost_parse_double(given[XGBOOST_P_MISSING], &p->missing) != 0 ||
 	    (isfinite(p->missing) && fabs(p->missing) > FLT_MAX))) {
-		xgboost_errf(err, errlen, "xgboost: missing must be a number "
+		corral_errf(err, errlen, "xgboost: missing must be a number "
 		    "a float can hold (or nan, inf, -inf), got \"%s\"",
 		    given[XGBOOST_P_MISSING]);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
 	if (given[XGBOOST_P_OUTPUT_MARGIN] != NULL &&
 	    xgboost_parse_bool(given[XGBOOST_P_OUTPUT_MARGIN], &margin) != 0) {
-		xgboost_errf(err, errlen, "xgboost: output_margin must be true "
+		corral_errf(err, errlen, "xgboost: output_margin must be true "
 		    "or false, got \"%s\"", given[XGBOOST_P_OUTPUT_MARGIN]);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
 	}
@@ -192,7 +192,7 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 			return rc;
 		if (given[XGBOOST_P_OUTPUT_MARGIN] != NULL &&
 		    typed_margin != margin) {
-			xgboost_errf(err, errlen, "xgboost: output_margin \"%s\" "
+			corral_errf(err, errlen, "xgboost: output_margin \"%s\" "
 			    "contradicts predict_type \"%s\"",
 			    given[XGBOOST_P_OUTPUT_MARGIN],
 			    given[XGBOOST_P_PREDICT_TYPE]);
@@ -206,7 +206,7 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 		if (given[k] == NULL)
 			continue;
 		if (xgboost_parse_long(given[k], 0, INT_MAX, &v) != 0) {
-			xgboost_errf(err, errlen, "xgboost: %s must be an integer "
+			corral_errf(err, errlen, "xgboost: %s must be an integer "
 			    ">= 0, got \"%s\"", xgboost_param_names[k], given[k]);
 			return CORRAL_PLUGIN_INVALID_ARGUMENT;
 		}
@@ -217,7 +217,7 @@ corral_plugin_error xgboost_params_parse(const corral_param *params, size_t n,
 		p->range_given = 1;
 	}
 	if (p->iteration_end != 0 && p->iteration_begin >= p->iteration_end) {
-		xgboost_errf(err, errlen, "xgboost: iteration_begin (%u) must be "
+		corral_errf(err, errlen, "xgboost: iteration_begin (%u) must be "
 		    "less than iteration_end (%u)", p->iteration_begin,
 		    p->iteration_end);
 		return CORRAL_PLUGIN_INVALID_ARGUMENT;
