@@ -40,6 +40,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->model_repository = config_strdup_or_fail("models", &oom);
 	c->runtime_dir = config_strdup_or_fail("/run/corral", &oom);
 	c->log_level = config_strdup_or_fail("info", &oom);
+	c->worker_user = config_strdup_or_fail("nobody", &oom);
+	c->cgroup_name = config_strdup_or_fail("corral", &oom);
 	c->max_request_bytes = 64 << 20;
 	c->max_response_bytes = 64 << 20;
 	c->request_timeout_ms = 30000;
@@ -57,7 +59,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	static const char *const keys[] = {"listen", "model_repository",
 	    "runtime_dir", "plugin_dir", "log_level", "max_request_bytes",
 	    "max_response_bytes", "request_timeout_ms",
-	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency", NULL};
+	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
+	    "worker_user", "cgroup_name", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -90,6 +93,12 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    &c->worker_start_timeout_ms);
 	ydoc_i64(&d, root, "restart_delay_ms", 0, 3600000, &c->restart_delay_ms);
 	ydoc_i64(&d, root, "concurrency", 1, 4096, &c->concurrency);
+	ydoc_str(&d, root, "worker_user", &c->worker_user);
+	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
+	if (!d.failed && (strchr(c->cgroup_name, '/') || c->cgroup_name[0] == '.' ||
+			     c->cgroup_name[0] == '\0'))
+		ydoc_fail(&d, ydoc_get(&d, root, "cgroup_name"),
+		    "cgroup_name must be a plain folder name");
 	if (!d.failed && strcmp(c->log_level, "error") && strcmp(c->log_level, "warn") &&
 	    strcmp(c->log_level, "info") && strcmp(c->log_level, "debug"))
 		ydoc_fail(&d, ydoc_get(&d, root, "log_level"),
@@ -126,6 +135,8 @@ void daemon_config_free(daemon_config *c)
 	free(c->runtime_dir);
 	free(c->plugin_dir);
 	free(c->log_level);
+	free(c->worker_user);
+	free(c->cgroup_name);
 	memset(c, 0, sizeof *c);
 }
 
@@ -181,6 +192,51 @@ static void model_policy(yaml_doc *d, yaml_node_t *root, model_config *c)
 	}
 }
 
+static void model_limits(yaml_doc *d, yaml_node_t *root, worker_limits *l)
+{
+	*l = (worker_limits){.memory_bytes = 2LL << 30, .pids = 256, .open_files = 64};
+	yaml_node_t *m = ydoc_get(d, root, "limits");
+	if (m == NULL)
+		return;
+	if (m->type != YAML_MAPPING_NODE) {
+		ydoc_fail(d, m, "limits must be a mapping");
+		return;
+	}
+	static const char *const keys[] = {"memory_bytes", "pids", "cpu_millicores",
+	    "cpu_seconds", "address_space_bytes", "open_files", NULL};
+	ydoc_check_keys(d, m, keys);
+	ydoc_i64(d, m, "memory_bytes", 16LL << 20, INT64_MAX, &l->memory_bytes);
+	ydoc_i64(d, m, "pids", 8, 1000000, &l->pids);
+	ydoc_i64(d, m, "cpu_millicores", 0, 1000000, &l->cpu_millicores);
+	ydoc_i64(d, m, "cpu_seconds", 0, 100000000, &l->cpu_seconds);
+	ydoc_i64(d, m, "address_space_bytes", 0, INT64_MAX, &l->address_space_bytes);
+	ydoc_i64(d, m, "open_files", 16, 65536, &l->open_files);
+}
+
+static void model_ro_paths(yaml_doc *d, yaml_node_t *root, model_config *c)
+{
+	yaml_node_t *seq = ydoc_get(d, root, "read_only_paths");
+	if (seq == NULL)
+		return;
+	if (seq->type != YAML_SEQUENCE_NODE) {
+		ydoc_fail(d, seq, "read_only_paths must be a list of absolute paths");
+		return;
+	}
+	for (yaml_node_item_t *it = seq->data.sequence.items.start;
+	     it < seq->data.sequence.items.top && !d->failed; it++) {
+		yaml_node_t *n = yaml_document_get_node(&d->doc, *it);
+		const char *s = ydoc_scalar(d, n, "read_only_paths");
+		if (s == NULL)
+			return;
+		if (s[0] != '/')
+			ydoc_fail(d, n, "read_only_paths: '%s' is not an absolute path", s);
+		else if (c->n_ro_paths == CONFIG_MAX_RO_PATHS)
+			ydoc_fail(d, n, "at most %d read_only_paths", CONFIG_MAX_RO_PATHS);
+		else if ((c->ro_paths[c->n_ro_paths++] = strdup(s)) == NULL)
+			ydoc_fail(d, n, "out of memory");
+	}
+}
+
 static void model_params(yaml_doc *d, yaml_node_t *root, model_config *c)
 {
 	yaml_node_t *p = ydoc_get(d, root, "parameters");
@@ -227,7 +283,8 @@ int model_config_load(model_config *c, const char *path, char *err,
 	if (ydoc_load(&d, path, err, errlen) != 0)
 		return -1;
 	static const char *const keys[] = {"plugin", "version_policy",
-	    "request_timeout_ms", "parameters", NULL};
+	    "request_timeout_ms", "parameters", "user", "read_only_paths", "limits",
+	    NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 	ydoc_str(&d, root, "plugin", &c->plugin);
@@ -236,6 +293,9 @@ int model_config_load(model_config *c, const char *path, char *err,
 	model_policy(&d, root, c);
 	ydoc_i64(&d, root, "request_timeout_ms", 1, 86400000, &c->request_timeout_ms);
 	model_params(&d, root, c);
+	ydoc_str(&d, root, "user", &c->user);
+	model_ro_paths(&d, root, c);
+	model_limits(&d, root, &c->limits);
 	bool failed = d.failed;
 	ydoc_free(&d);
 	return failed ? -1 : 0;
@@ -244,6 +304,9 @@ int model_config_load(model_config *c, const char *path, char *err,
 void model_config_free(model_config *c)
 {
 	free(c->plugin);
+	free(c->user);
+	for (size_t i = 0; i < c->n_ro_paths; i++)
+		free(c->ro_paths[i]);
 	for (size_t i = 0; i < c->n_params; i++) {
 		free((char *)c->params[i].key);
 		free((char *)c->params[i].value);

@@ -26,6 +26,8 @@ typedef struct daemon_config {
 	int64_t worker_start_timeout_ms;
 	int64_t restart_delay_ms;
 	int64_t concurrency;
+	char *worker_user;               /* workers' user when run as root */
+	char *cgroup_name;               /* the daemon's cgroup subtree */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's
@@ -43,6 +45,18 @@ typedef enum version_policy_kind {
 
 #define CONFIG_MAX_PARAMS 64
 #define CONFIG_MAX_SPECIFIC 64
+#define CONFIG_MAX_RO_PATHS 16
+
+/* Per-worker limits (docs/security.md): cgroup memory, pids and CPU, and
+ * the rlimit backstops. 0 means no limit where that is allowed. */
+typedef struct worker_limits {
+	int64_t memory_bytes;
+	int64_t pids;
+	int64_t cpu_millicores;
+	int64_t cpu_seconds;
+	int64_t address_space_bytes;
+	int64_t open_files;
+} worker_limits;
 
 typedef struct model_config {
 	char *plugin; /* a bare name (<plugin_dir>/<name>.so) or a path */
@@ -53,6 +67,10 @@ typedef struct model_config {
 	int64_t request_timeout_ms; /* 0: the daemon's */
 	corral_param params[CONFIG_MAX_PARAMS]; /* strings owned by the config */
 	size_t n_params;
+	char *user;                 /* NULL: the daemon's worker_user */
+	char *ro_paths[CONFIG_MAX_RO_PATHS]; /* more paths the worker may read */
+	size_t n_ro_paths;
+	worker_limits limits;
 } model_config;
 
 /* Read <repository>/<model>/config.yaml. Same error contract as above. */

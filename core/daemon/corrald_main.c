@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -75,7 +76,8 @@ static int make_dir(const char *path, mode_t mode, bool exact)
 	return exact ? chmod(path, mode) : 0;
 }
 
-/* Remove sockets a previous, killed daemon left in the worker folder. */
+/* Remove the per-worker socket folders (w<N>/s.sock) a previous, killed
+ * daemon left in the worker folder. */
 static void clear_worker_dir(const char *dir)
 {
 	DIR *dh = opendir(dir);
@@ -83,9 +85,12 @@ static void clear_worker_dir(const char *dir)
 		return;
 	struct dirent *e;
 	while ((e = readdir(dh)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n > 5 && strcmp(e->d_name + n - 5, ".sock") == 0)
-			unlinkat(dirfd(dh), e->d_name, 0);
+		if (e->d_name[0] != 'w')
+			continue;
+		char sock[NAME_MAX + 16];
+		snprintf(sock, sizeof sock, "%s/s.sock", e->d_name);
+		unlinkat(dirfd(dh), sock, 0);
+		unlinkat(dirfd(dh), e->d_name, AT_REMOVEDIR);
 	}
 	closedir(dh);
 }
@@ -109,9 +114,11 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 		return -1;
 	}
 	/* The runtime folder holds the client socket (reachable by local
-	 * clients); worker sockets sit in a private folder inside it. */
+	 * clients); worker sockets sit in a folder inside it that no one may
+	 * list, each in a folder of its own that only its worker's user may
+	 * enter. */
 	if (make_dir(d->cfg.runtime_dir, 0755, false) != 0 ||
-	    make_dir(d->worker_dir, 0700, true) != 0) {
+	    make_dir(d->worker_dir, 0711, true) != 0) {
 		snprintf(err, errlen, "runtime folder %s: %s", d->cfg.runtime_dir,
 		    strerror(errno));
 		return -1;
@@ -159,6 +166,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(d.cfg.log_level);
+	d.as_root = geteuid() == 0;
+	if (d.as_root)
+		cgroups_init(&d.cg, d.cfg.cgroup_name);
+	else
+		snprintf(d.cg.state, sizeof d.cg.state, "off: corrald is not root");
 	int rc = 1;
 	front *f = NULL;
 	if (setup_paths(&d, err, sizeof err) != 0 || models_load(&d, err, sizeof err) != 0 ||
@@ -169,6 +181,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < d.cfg.n_listen; i++)
 		log_msg(LOG_INFO, "listening on %s", d.cfg.listen[i]);
 	log_msg(LOG_INFO, "serving %zu models from %s", d.n_models, d.cfg.model_repository);
+	log_msg(d.as_root ? LOG_INFO : LOG_WARN, "sandbox: identity %s; cgroups %s",
+	    d.as_root ? "on (workers run as unprivileged users)"
+		      : "off (corrald is not root: workers run as its user)",
+	    d.cg.state);
 	for (size_t i = 0; i < d.n_models; i++)
 		for (size_t j = 0; j < d.models[i].n_versions; j++)
 			worker_spawn(&d, &d.models[i].versions[j]);

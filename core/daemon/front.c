@@ -280,6 +280,7 @@ static void worker_done(void *arg)
 			    "model '%s' version %lld did not answer within %lld ms",
 			    r->model_name, (long long)r->version, (long long)r->timeout_ms);
 			wire_pack_error(&r->pk, r->req.id, CORRAL_E_DEADLINE_EXCEEDED, r->err);
+			worker_kill_hung(d, r->w, r->timeout_ms);
 		} else {
 			pthread_mutex_lock(&d->lock);
 			snprintf(r->err, sizeof r->err,

@@ -1,5 +1,6 @@
 /* models.c - reading the model repository into the served-model table. */
 #include <dirent.h>
+#include <pwd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,11 +120,32 @@ static void model_free(model *m)
 	for (size_t i = 0; i < m->n_versions; i++) {
 		free(m->versions[i].dir);
 		free(m->versions[i].meta);
+		free(m->versions[i].sandbox);
 	}
 	free(m->versions);
 	free(m->name);
 	free(m->plugin_path);
 	model_config_free(&m->cfg);
+}
+
+/* The unprivileged user a root daemon runs this model's workers as: the
+ * model's `user`, else the daemon's `worker_user`. Root is refused. */
+static bool model_identity(corrald *d, model *m, char *err, size_t errlen)
+{
+	const char *name = m->cfg.user ? m->cfg.user : d->cfg.worker_user;
+	struct passwd *pw = getpwnam(name);
+	if (pw == NULL) {
+		snprintf(err, errlen, "worker user '%s' does not exist", name);
+		return false;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		snprintf(err, errlen, "worker user '%s' is root: a worker never runs as root",
+		    name);
+		return false;
+	}
+	m->uid = pw->pw_uid;
+	m->gid = pw->pw_gid;
+	return true;
 }
 
 static int cmp_model(const void *a, const void *b)
@@ -182,6 +204,9 @@ int models_load(corrald *d, char *err, size_t errlen)
 			rc = -1;
 		} else if (m->n_versions == 0) {
 			log_msg(LOG_WARN, "model %s has no version folder to serve", m->name);
+			model_free(m);
+		} else if (d->as_root && !model_identity(d, m, cerr, sizeof cerr)) {
+			log_msg(LOG_ERROR, "model %s not served: %s", m->name, cerr);
 			model_free(m);
 		} else {
 			d->n_models++;

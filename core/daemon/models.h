@@ -14,7 +14,9 @@
 
 #include <nng/nng.h>
 
+#include "cgroups.h"
 #include "config.h"
+#include "exit_cause.h"
 #include "wire.h"
 
 typedef enum version_state {
@@ -47,8 +49,12 @@ typedef struct worker {
 	bool probe_sent;     /* the probe's send finished; now receiving */
 	int report_fd;       /* read end of the worker's report pipe */
 	int refs;            /* lock */
+	bool timed_out;      /* killed because a request passed its deadline (lock) */
 	char cause[512];     /* why it ended; set before sock is closed */
-	char sock_url[PATH_MAX + 8];
+	char sock_dir[PATH_MAX]; /* <worker_dir>/w<seq>, owned by the worker's user */
+	char sock_url[PATH_MAX + 16];
+	worker_cgroup cg;
+	int64_t started_ms;
 } worker;
 
 struct model_version {
@@ -61,12 +67,18 @@ struct model_version {
 	char last_cause[512];
 	char *meta;           /* describe reply of the last READY worker */
 	size_t meta_len;
+	char *sandbox;        /* its "sandbox" map, msgpack, for `status` */
+	size_t sandbox_len;
+	uint64_t exits[EXIT_N_CAUSES]; /* worker ends by cause (lock) */
+	uint64_t starts;      /* workers started (lock) */
 };
 
 struct model {
 	char *name;
 	model_config cfg;
 	char *plugin_path;
+	uid_t uid;            /* the workers' user and group, when root */
+	gid_t gid;
 	model_version *versions; /* ascending by version */
 	size_t n_versions;
 };
@@ -75,7 +87,10 @@ struct corrald {
 	daemon_config cfg;
 	char *worker_exe;
 	char *plugin_dir;
-	char *worker_dir; /* <runtime_dir>/workers, 0700 */
+	char *worker_dir; /* <runtime_dir>/workers, 0711: one private folder
+			     per worker inside */
+	bool as_root;     /* workers get an unprivileged identity */
+	cgroups cg;
 	pthread_mutex_t lock;
 	model *models;
 	size_t n_models;

@@ -8,12 +8,16 @@
  * When a worker dies its socket is closed, which completes every request in
  * flight on it with NNG_ECLOSED; their handlers then report w->cause.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,10 +28,6 @@
 #include "log.h"
 #include "workers.h"
 
-/* corral-worker's fixed arguments (18 with argv[0]), two per parameter,
- * and the closing NULL. */
-#define WORKER_FIXED_ARGS 18
-#define MAX_ARGS (WORKER_FIXED_ARGS + 2 * CONFIG_MAX_PARAMS + 1)
 
 void worker_ref(worker *w)
 {
@@ -105,7 +105,8 @@ static int pack_specs(msgpack_packer *pk, const msgpack_object *a)
  * appends them as they are, with nothing to parse. NULL if the reply is
  * not a proper signature.
  */
-static char *describe_to_meta(const nng_msg *m, size_t *meta_len)
+static char *describe_to_meta(const nng_msg *m, size_t *meta_len,
+    char **sandbox, size_t *sandbox_len)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
@@ -129,10 +130,20 @@ static char *describe_to_meta(const nng_msg *m, size_t *meta_len)
 		for (uint32_t i = 0; ok && i < io[k]->via.array.size; i++)
 			ok = spec_ok(&io[k]->via.array.ptr[i]);
 	}
+	const msgpack_object *layers = wire_map_get(&u.data, "sandbox");
+	ok = ok && layers && layers->type == MSGPACK_OBJECT_MAP;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* The layers go to `status` as the worker sent them (any map of
+	 * strings is shown as it is). */
+	if (ok && msgpack_pack_object(&pk, *layers) == 0) {
+		*sandbox_len = sb.size;
+		*sandbox = msgpack_sbuffer_release(&sb);
+	} else {
+		ok = false;
+	}
 	if (ok && !(wire_pack_cstr(&pk, "plugin") || msgpack_pack_object(&pk, *plugin) ||
 		    wire_pack_cstr(&pk, "plugin_version") ||
 		    msgpack_pack_object(&pk, *version) || wire_pack_cstr(&pk, "inputs") ||
@@ -140,6 +151,10 @@ static char *describe_to_meta(const nng_msg *m, size_t *meta_len)
 		    pack_specs(&pk, io[1]))) {
 		*meta_len = sb.size; /* release() empties sb */
 		meta = msgpack_sbuffer_release(&sb);
+	}
+	if (meta == NULL && ok) {
+		free(*sandbox);
+		*sandbox = NULL;
 	}
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_unpacked_destroy(&u);
@@ -163,23 +178,26 @@ static void probe_done(void *arg)
 		nng_msg_free(nng_aio_get_msg(w->probe_aio));
 
 	nng_msg *reply = rv == 0 ? nng_aio_get_msg(w->probe_aio) : NULL;
-	char *meta = NULL;
-	size_t meta_len = 0;
+	char *meta = NULL, *layers = NULL;
+	size_t meta_len = 0, layers_len = 0;
 	if (reply != NULL)
-		meta = describe_to_meta(reply, &meta_len);
+		meta = describe_to_meta(reply, &meta_len, &layers, &layers_len);
 	if (reply != NULL)
 		nng_msg_free(reply);
 
 	pthread_mutex_lock(&d->lock);
 	model_version *mv = w->mv;
-	char *old = NULL;
+	char *old = NULL, *old_layers = NULL;
 	/* READY only from STARTING: a version stopped meanwhile stays so. */
 	if (mv->w == w && meta != NULL && mv->state == VERSION_STARTING) {
 		old = mv->meta;
 		mv->meta = meta;
 		mv->meta_len = meta_len;
+		old_layers = mv->sandbox;
+		mv->sandbox = layers;
+		mv->sandbox_len = layers_len;
 		mv->state = VERSION_READY;
-		meta = NULL;
+		meta = layers = NULL;
 		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d)",
 		    mv->model->name, (long long)mv->version, (int)w->pid);
 	} else if (mv->w == w && w->pid > 0 && meta == NULL) {
@@ -191,7 +209,9 @@ static void probe_done(void *arg)
 	}
 	pthread_mutex_unlock(&d->lock);
 	free(old);
+	free(old_layers);
 	free(meta);
+	free(layers);
 	nng_ctx_close(w->probe_ctx);
 }
 
@@ -264,9 +284,156 @@ static void pipe_admit(nng_pipe p, nng_pipe_ev ev, void *arg)
 	}
 }
 
-/* fork + exec with the report pipe's write end as fd 3 and no other
- * descriptor beyond stdio. */
-static pid_t spawn_process(char *const argv[], int report_wr)
+/* The argument list of one worker: strings formatted into a pool that
+ * lives as long as the spawn. */
+#define ARGS_MAX (40 + 2 * (CONFIG_MAX_PARAMS + CONFIG_MAX_RO_PATHS + 64))
+typedef struct arg_list {
+	char *v[ARGS_MAX + 1];
+	size_t n;
+	char pool[64 * 1024];
+	size_t used;
+	bool overflow;
+} arg_list;
+
+static void arg_add(arg_list *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void arg_add(arg_list *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = sizeof a->pool - a->used;
+	int k = vsnprintf(a->pool + a->used, room, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= room || a->n == ARGS_MAX) {
+		a->overflow = true;
+		return;
+	}
+	a->v[a->n++] = a->pool + a->used;
+	a->v[a->n] = NULL;
+	a->used += (size_t)k + 1;
+}
+
+/* --ro PATH for the real location of `path` (the worker's private view
+ * binds paths as the daemon resolves them). */
+static void arg_ro(arg_list *a, const char *path)
+{
+	char real[PATH_MAX];
+	if (realpath(path, real) == NULL)
+		return; /* absent: the worker would not find it anyway */
+	arg_add(a, "--ro");
+	arg_add(a, "%s", real);
+}
+
+/* What the worker reads: the plugin's folder (its bundled libraries too),
+ * the version folder and the targets of links in it, its socket folder,
+ * and the model's read_only_paths. */
+static void add_ro_paths(arg_list *a, const model *m, const model_version *mv,
+    const worker *w)
+{
+	char *plugin = realpath(m->plugin_path, NULL);
+	if (plugin != NULL) {
+		char *slash = strrchr(plugin, '/');
+		if (slash != NULL && slash != plugin)
+			*slash = '\0';
+		arg_ro(a, plugin);
+		free(plugin);
+	}
+	arg_ro(a, mv->dir);
+	DIR *dh = opendir(mv->dir);
+	struct dirent *e;
+	while (dh != NULL && (e = readdir(dh)) != NULL)
+		if (e->d_type == DT_LNK) {
+			char link[PATH_MAX];
+			snprintf(link, sizeof link, "%s/%s", mv->dir, e->d_name);
+			arg_ro(a, link);
+		}
+	if (dh != NULL)
+		closedir(dh);
+	arg_ro(a, w->sock_dir);
+	for (size_t i = 0; i < m->cfg.n_ro_paths; i++)
+		arg_ro(a, m->cfg.ro_paths[i]);
+}
+
+static void build_args(corrald *d, const model_version *mv, const worker *w,
+    arg_list *a)
+{
+	const model *m = mv->model;
+	const worker_limits *lim = &m->cfg.limits;
+	char dir[PATH_MAX], plugin[PATH_MAX];
+	a->n = 0;
+	a->used = 0;
+	a->overflow = false;
+	arg_add(a, "%s", d->worker_exe);
+	arg_add(a, "--plugin");
+	/* Real paths: the worker's private view holds only those. */
+	arg_add(a, "%s", realpath(m->plugin_path, plugin) ? plugin : m->plugin_path);
+	arg_add(a, "--model");
+	arg_add(a, "%s", m->name);
+	arg_add(a, "--version");
+	arg_add(a, "%lld", (long long)mv->version);
+	arg_add(a, "--dir");
+	arg_add(a, "%s", realpath(mv->dir, dir) ? dir : mv->dir);
+	arg_add(a, "--connect");
+	arg_add(a, "%s", w->sock_url);
+	arg_add(a, "--parent");
+	arg_add(a, "%d", (int)getpid());
+	arg_add(a, "--report-fd");
+	arg_add(a, "%d", WORKER_REPORT_FD);
+	/* Leave room for the envelope nng adds to the worker's reply. */
+	arg_add(a, "--max-reply-bytes");
+	arg_add(a, "%lld", (long long)d->cfg.max_response_bytes - 64);
+	if (d->as_root) {
+		arg_add(a, "--uid");
+		arg_add(a, "%u", (unsigned)m->uid);
+		arg_add(a, "--gid");
+		arg_add(a, "%u", (unsigned)m->gid);
+	}
+	arg_add(a, "--open-files");
+	arg_add(a, "%lld", (long long)lim->open_files);
+	if (lim->cpu_seconds > 0) {
+		arg_add(a, "--cpu-seconds");
+		arg_add(a, "%lld", (long long)lim->cpu_seconds);
+	}
+	if (lim->address_space_bytes > 0) {
+		arg_add(a, "--address-space");
+		arg_add(a, "%lld", (long long)lim->address_space_bytes);
+	}
+	add_ro_paths(a, m, mv, w);
+	for (size_t i = 0; i < m->cfg.n_params; i++) {
+		arg_add(a, "--param");
+		arg_add(a, "%s=%s", m->cfg.params[i].key, m->cfg.params[i].value);
+	}
+}
+
+/* The environment a worker starts with: nothing of the daemon's caller's
+ * (no LD_*, no proxies, no credentials), except the sanitizer options a
+ * test build runs with. */
+static void build_env(char **env, size_t cap)
+{
+	static const char *const passed[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS",
+	    "LSAN_OPTIONS"};
+	size_t n = 0;
+	env[n++] = "PATH=/usr/bin:/bin";
+	env[n++] = "LANG=C";
+	for (size_t i = 0; i < sizeof passed / sizeof *passed && n + 1 < cap; i++) {
+		size_t len = strlen(passed[i]);
+		for (char **e = environ; *e; e++)
+			if (strncmp(*e, passed[i], len) == 0 && (*e)[len] == '=')
+				env[n++] = *e;
+	}
+	env[n] = NULL;
+}
+
+/* The descriptors a worker starts with: /dev/null, its output pipe (as
+ * stdout and stderr) and its report pipe (WORKER_REPORT_FD); nothing else. */
+typedef struct child_fds {
+	int null_rd, err_wr, report_wr;
+} child_fds;
+
+/* fork + exec into the worker's cgroups. */
+static pid_t spawn_process(char *const argv[], char *const envp[],
+    const child_fds *fds, const worker_cgroup *cg)
 {
 	pid_t pid = fork();
 	if (pid != 0)
@@ -275,30 +442,102 @@ static pid_t spawn_process(char *const argv[], int report_wr)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (report_wr != WORKER_REPORT_FD ? dup2(report_wr, WORKER_REPORT_FD) < 0
-					  : fcntl(report_wr, F_SETFD, 0) < 0)
+	if (cgroup_join(cg) != 0)
+		_exit(127);
+	/* stdio first (either source may sit on descriptor 3): stdout and
+	 * stderr both go to the relay. */
+	if (dup2(fds->null_rd, STDIN_FILENO) < 0 || dup2(fds->err_wr, STDOUT_FILENO) < 0 ||
+	    dup2(fds->err_wr, STDERR_FILENO) < 0)
+		_exit(127);
+	if (fds->report_wr != WORKER_REPORT_FD ? dup2(fds->report_wr, WORKER_REPORT_FD) < 0
+					       : fcntl(fds->report_wr, F_SETFD, 0) < 0)
 		_exit(127); /* dup2 clears close-on-exec; an fd already in place needs it cleared */
 	if (close_range(WORKER_REPORT_FD + 1, ~0u, 0) != 0)
 		_exit(127); /* never run a worker with the daemon's descriptors */
-	execv(argv[0], argv);
+	execve(argv[0], argv, envp);
 	_exit(127);
 }
 
-/* Append what the worker wrote to its report pipe (why it could not serve)
- * to its cause. The worker is dead, so the read cannot block for long. */
-static void read_report(worker *w)
+/* A worker's stderr, relayed line by line into the daemon's log with the
+ * worker's name, until the worker closes it. A worker never writes to a
+ * file itself (its RLIMIT_FSIZE is 0), so this works whatever the daemon's
+ * stderr is. */
+typedef struct relay {
+	int fd;
+	char label[160];
+} relay;
+
+static void *relay_stderr(void *arg)
 {
-	char buf[400];
-	ssize_t n = read(w->report_fd, buf, sizeof buf - 1);
-	if (n <= 0)
+	relay *r = arg;
+	FILE *f = fdopen(r->fd, "r");
+	char line[1024];
+	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		log_msg(LOG_INFO, "%s: %s", r->label, line);
+	}
+	if (f != NULL)
+		fclose(f);
+	else
+		close(r->fd);
+	free(r);
+	return NULL;
+}
+
+static void start_relay(int fd, const model_version *mv, pid_t pid)
+{
+	relay *r = malloc(sizeof *r);
+	pthread_t t;
+	pthread_attr_t attr;
+	if (r == NULL) {
+		close(fd);
 		return;
-	buf[n] = '\0';
-	/* The worker's text goes into logs and replies: one printable line. */
-	for (ssize_t i = 0; i < n; i++)
+	}
+	r->fd = fd;
+	snprintf(r->label, sizeof r->label, "worker %d (%s/%lld)", (int)pid,
+	    mv->model->name, (long long)mv->version);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, relay_stderr, r) != 0) {
+		close(fd);
+		free(r);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Append what the worker wrote to its report pipe (why it could not serve)
+ * into buf, as one printable line. The worker is dead, so the read cannot
+ * block for long. */
+static void read_report(worker *w, char *buf, size_t n)
+{
+	ssize_t got = read(w->report_fd, buf, n - 1);
+	buf[got > 0 ? got : 0] = '\0';
+	/* The worker's text goes into logs and replies. */
+	for (ssize_t i = 0; i < got; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = ' ';
-	size_t len = strlen(w->cause);
-	snprintf(w->cause + len, sizeof w->cause - len, " (%s)", buf);
+	for (ssize_t i = got - 1; i >= 0 && buf[i] == ' '; i--)
+		buf[i] = '\0';
+}
+
+/* Remove the worker's private socket folder. */
+static void remove_sock_dir(worker *w)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof path, "%s/s.sock", w->sock_dir);
+	unlink(path);
+	rmdir(w->sock_dir);
+}
+
+static void worker_discard(worker *w)
+{
+	nng_close(w->sock);
+	if (w->report_fd >= 0)
+		close(w->report_fd);
+	cgroup_close_fds(&w->cg);
+	cgroup_destroy(&w->cg);
+	remove_sock_dir(w);
+	free(w);
 }
 
 /* A worker could not be started: try again after the restart delay, as
@@ -307,17 +546,28 @@ static void spawn_failed(corrald *d, model_version *mv, worker *w, const char *w
 {
 	log_msg(LOG_ERROR, "model %s version %lld: cannot start a worker: %s",
 	    mv->model->name, (long long)mv->version, why);
-	if (w != NULL) {
-		nng_close(w->sock);
-		if (w->report_fd >= 0)
-			close(w->report_fd);
-		free(w);
-	}
+	if (w != NULL)
+		worker_discard(w);
 	pthread_mutex_lock(&d->lock);
 	snprintf(mv->last_cause, sizeof mv->last_cause, "cannot start a worker: %s", why);
 	mv->state = VERSION_CRASHED;
 	mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* The worker's own folder for its socket, which only its user may enter:
+ * another model's worker (another user, or the same one without this
+ * folder in its view) cannot reach it. */
+static int make_sock_dir(corrald *d, worker *w)
+{
+	const model *m = w->mv->model;
+	if (mkdir(w->sock_dir, 0700) != 0)
+		return -1;
+	if (d->as_root && chown(w->sock_dir, m->uid, m->gid) != 0) {
+		rmdir(w->sock_dir);
+		return -1;
+	}
+	return 0;
 }
 
 void worker_spawn(corrald *d, model_version *mv)
@@ -327,15 +577,26 @@ void worker_spawn(corrald *d, model_version *mv)
 		spawn_failed(d, mv, NULL, "out of memory");
 		return;
 	}
+	model *m = mv->model;
+	unsigned long long seq = ++d->spawn_seq;
 	w->d = d;
 	w->mv = mv;
 	w->refs = 1; /* the version's */
 	w->report_fd = -1;
-	snprintf(w->sock_url, sizeof w->sock_url, "ipc://%s/w%llu.sock",
-	    d->worker_dir, ++d->spawn_seq);
+	for (int c = 0; c < CG_N; c++)
+		w->cg.procs_fd[c] = -1;
+	snprintf(w->sock_dir, sizeof w->sock_dir, "%s/w%llu", d->worker_dir, seq);
+	snprintf(w->sock_url, sizeof w->sock_url, "ipc://%s/s.sock", w->sock_dir);
 
 	int rv;
+	if (make_sock_dir(d, w) != 0) {
+		w->sock_dir[0] = '\0';
+		free(w);
+		spawn_failed(d, mv, NULL, strerror(errno));
+		return;
+	}
 	if ((rv = nng_req0_open(&w->sock)) != 0) {
+		remove_sock_dir(w);
 		free(w);
 		spawn_failed(d, mv, NULL, nng_strerror(rv));
 		return;
@@ -348,64 +609,63 @@ void worker_spawn(corrald *d, model_version *mv)
 		spawn_failed(d, mv, w, nng_strerror(rv));
 		return;
 	}
+	if (d->as_root && chown(w->sock_url + 6, m->uid, m->gid) != 0) {
+		spawn_failed(d, mv, w, strerror(errno));
+		return;
+	}
+	char err[256];
+	if (cgroup_create(&d->cg, seq, &m->cfg.limits, &w->cg, err, sizeof err) != 0) {
+		spawn_failed(d, mv, w, err);
+		return;
+	}
 
-	int report[2];
-	if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+	static arg_list args; /* supervisor thread only */
+	build_args(d, mv, w, &args);
+	if (args.overflow) {
+		spawn_failed(d, mv, w, "the worker's argument list is too long");
+		return;
+	}
+	char *env[8];
+	build_env(env, sizeof env / sizeof *env);
+
+	int report[2], errp[2] = {-1, -1};
+	child_fds fds = {.null_rd = open("/dev/null", O_RDONLY | O_CLOEXEC)};
+	if (fds.null_rd < 0 || pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+		if (fds.null_rd >= 0)
+			close(fds.null_rd);
 		spawn_failed(d, mv, w, strerror(errno));
 		return;
 	}
 	w->report_fd = report[0];
-
-	model *m = mv->model;
-	char version[24], parent[24], report_arg[16], max_reply[24];
-	snprintf(report_arg, sizeof report_arg, "%d", WORKER_REPORT_FD);
-	/* Leave room for the envelope nng adds to the worker's reply. */
-	snprintf(max_reply, sizeof max_reply, "%lld", (long long)d->cfg.max_response_bytes - 64);
-	char params[CONFIG_MAX_PARAMS][512];
-	snprintf(version, sizeof version, "%lld", (long long)mv->version);
-	snprintf(parent, sizeof parent, "%d", (int)getpid());
-	char *argv[MAX_ARGS];
-	size_t n = 0;
-	argv[n++] = d->worker_exe;
-	argv[n++] = "--plugin";
-	argv[n++] = m->plugin_path;
-	argv[n++] = "--model";
-	argv[n++] = m->name;
-	argv[n++] = "--version";
-	argv[n++] = version;
-	argv[n++] = "--dir";
-	argv[n++] = mv->dir;
-	argv[n++] = "--connect";
-	argv[n++] = w->sock_url;
-	argv[n++] = "--parent";
-	argv[n++] = parent;
-	argv[n++] = "--report-fd";
-	argv[n++] = report_arg;
-	argv[n++] = "--max-reply-bytes";
-	argv[n++] = max_reply;
-	for (size_t i = 0; i < m->cfg.n_params; i++) {
-		/* The config refuses parameters that do not fit. */
-		snprintf(params[i], sizeof params[i], "%s=%s", m->cfg.params[i].key,
-		    m->cfg.params[i].value);
-		argv[n++] = "--param";
-		argv[n++] = params[i];
+	if (pipe2(errp, O_CLOEXEC) != 0) {
+		close(fds.null_rd);
+		close(report[1]);
+		spawn_failed(d, mv, w, strerror(errno));
+		return;
 	}
-	argv[n] = NULL;
-	_Static_assert(WORKER_FIXED_ARGS == 18, "count the fixed arguments above");
+	fds.err_wr = errp[1];
+	fds.report_wr = report[1];
 
-	pid_t pid = spawn_process(argv, report[1]);
+	pid_t pid = spawn_process(args.v, env, &fds, &w->cg);
 	int fork_errno = errno;
 	if (pid > 0)
 		__atomic_store_n(&w->spawned_pid, pid, __ATOMIC_RELEASE);
 	close(report[1]);
+	close(errp[1]);
+	close(fds.null_rd);
+	cgroup_close_fds(&w->cg);
 	if (pid < 0) {
+		close(errp[0]);
 		spawn_failed(d, mv, w, strerror(fork_errno));
 		return;
 	}
+	start_relay(errp[0], mv, pid);
 	pthread_mutex_lock(&d->lock);
 	w->pid = pid;
+	w->started_ms = now_ms();
 	mv->w = w;
 	mv->state = VERSION_STARTING;
+	mv->starts++;
 	pthread_mutex_unlock(&d->lock);
 	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (%s)",
 	    m->name, (long long)mv->version, (int)pid, m->plugin_path);
@@ -415,32 +675,20 @@ void worker_spawn(corrald *d, model_version *mv)
 	}
 }
 
-/* ------------------------------------------------------------- reaping --- */
-
-static void describe_exit(int status, char *out, size_t n)
+void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 {
-	if (WIFSIGNALED(status)) {
-		int sig = WTERMSIG(status);
-		if (sig == SIGSYS)
-			snprintf(out, n, "killed by SIGSYS: sandbox violation");
-		else
-			snprintf(out, n, "killed by signal %d (%s)", sig, strsignal(sig));
-		return;
+	pthread_mutex_lock(&d->lock);
+	if (w->pid > 0 && !w->timed_out) {
+		w->timed_out = true;
+		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d did not answer "
+		    "within %lld ms; killing it", w->mv->model->name,
+		    (long long)w->mv->version, (int)w->pid, (long long)timeout_ms);
+		kill(w->pid, SIGKILL);
 	}
-	int code = WEXITSTATUS(status);
-	static const char *const meanings[] = {
-	    [WORKER_EXIT_USAGE - 64] = "bad worker arguments",
-	    [WORKER_EXIT_PLUGIN - 64] = "plugin could not be loaded",
-	    [WORKER_EXIT_LOAD - 64] = "model could not be loaded",
-	    [WORKER_EXIT_CONFINE - 64] = "confinement could not be applied",
-	    [WORKER_EXIT_CONNECT - 64] = "could not connect to the daemon",
-	    [WORKER_EXIT_SERVE - 64] = "request loop failed",
-	};
-	const char *what = code == 127 ? "worker executable could not be run"
-	    : code >= 64 && code <= WORKER_EXIT_SERVE ? meanings[code - 64]
-						      : "exited";
-	snprintf(out, n, "exit code %d: %s", code, what);
+	pthread_mutex_unlock(&d->lock);
 }
+
+/* ------------------------------------------------------------- reaping --- */
 
 static worker *find_worker_locked(corrald *d, pid_t pid)
 {
@@ -465,17 +713,28 @@ void workers_reap(corrald *d)
 			continue;
 		}
 		model_version *mv = w->mv;
-		char cause[sizeof w->cause];
-		describe_exit(status, cause, sizeof cause);
-		if (w->cause[0] == '\0') /* else the probe already said why */
+		char report[400], cause[sizeof w->cause];
+		read_report(w, report, sizeof report);
+		exit_facts facts = {
+		    .status = status, .killed_for_timeout = w->timed_out,
+		    .stopped_by_daemon = mv->state == VERSION_STOPPED,
+		    .oom_killed = cgroup_oom_killed(&w->cg), .report = report};
+		exit_cause kind = exit_classify(&facts, cause, sizeof cause);
+		bool starting = mv->state == VERSION_STARTING;
+		if (w->cause[0] != '\0') /* the probe already said why */
+			kind = EXIT_START_FAILURE;
+		else
 			memcpy(w->cause, cause, sizeof cause);
-		read_report(w);
+		mv->exits[kind]++;
 		snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
 		w->pid = 0;
 		mv->w = NULL;
-		bool permanent = WIFEXITED(status) &&
-		    (worker_exit_is_permanent(WEXITSTATUS(status)) ||
-			WEXITSTATUS(status) == 127);
+		/* Permanent: restarting would fail the same way. A violation
+		 * before the worker served is in the plugin's load path. */
+		bool permanent = (WIFEXITED(status) &&
+				     (worker_exit_is_permanent(WEXITSTATUS(status)) ||
+					 WEXITSTATUS(status) == 127)) ||
+		    (kind == EXIT_VIOLATION && starting);
 		if (mv->state == VERSION_STOPPED) {
 			/* shutting down: stay stopped */
 		} else if (permanent) {
@@ -485,12 +744,14 @@ void workers_reap(corrald *d)
 			mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
 		}
 		log_msg(mv->state == VERSION_STOPPED ? LOG_INFO : LOG_ERROR,
-		    "model %s version %lld: worker pid %d ended (%s); now %s",
-		    mv->model->name, (long long)mv->version, (int)pid, w->cause,
-		    version_state_name(mv->state));
+		    "model %s version %lld: worker pid %d ended (%s: %s); now %s",
+		    mv->model->name, (long long)mv->version, (int)pid,
+		    exit_cause_name(kind), w->cause, version_state_name(mv->state));
 		pthread_mutex_unlock(&d->lock);
 
 		nng_close(w->sock); /* fails its requests in flight */
+		cgroup_destroy(&w->cg);
+		remove_sock_dir(w);
 		worker_unref(d, w);
 	}
 }

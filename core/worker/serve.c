@@ -67,7 +67,22 @@ static int pack_specs(msgpack_packer *pk, const corral_tensor_spec *s, size_t n)
 static int serve_describe(struct serve_state *s)
 {
 	const worker_model *m = s->m;
-	return msgpack_pack_map(&s->pk, 4) ||
+	size_t n_extra = 0;
+	while (m->plugin->extra_syscalls && m->plugin->extra_syscalls[n_extra])
+		n_extra++;
+	if (msgpack_pack_map(&s->pk, 5) || wire_pack_cstr(&s->pk, "sandbox") ||
+	    msgpack_pack_map(&s->pk, SANDBOX_N_LAYERS + 1))
+		return -1;
+	for (int l = 0; l < SANDBOX_N_LAYERS; l++)
+		if (wire_pack_kv_str(&s->pk, sandbox_layer_name(l), m->sandbox->layer[l]))
+			return -1;
+	if (wire_pack_cstr(&s->pk, "extra_syscalls") ||
+	    msgpack_pack_array(&s->pk, n_extra))
+		return -1;
+	for (size_t i = 0; i < n_extra; i++)
+		if (wire_pack_cstr(&s->pk, m->plugin->extra_syscalls[i]))
+			return -1;
+	return
 	    wire_pack_kv_str(&s->pk, "plugin", m->plugin->name) ||
 	    wire_pack_kv_str(&s->pk, "plugin_version", m->plugin->version) ||
 	    wire_pack_cstr(&s->pk, "inputs") ||

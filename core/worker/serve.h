@@ -9,10 +9,13 @@
 
 #include <corral/plugin.h>
 
+#include "sandbox.h"
+
 typedef struct worker_model {
 	const corral_plugin *plugin;
 	void *handle; /* from plugin->load */
 	corral_signature sig;
+	const sandbox_report *sandbox; /* which layers hold, for describe */
 } worker_model;
 
 /* Answer requests on `sock` (a REP socket dialled to the daemon) one at a

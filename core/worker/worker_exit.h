@@ -13,6 +13,8 @@ enum worker_exit {
 	WORKER_EXIT_CONFINE = 67, /* confinement could not be applied */
 	WORKER_EXIT_CONNECT = 68, /* could not reach the daemon's socket */
 	WORKER_EXIT_SERVE = 69,   /* the request loop failed */
+	WORKER_EXIT_VIOLATION = 70, /* the seccomp filter trapped a call; the
+				       report pipe names it */
 };
 
 /* The descriptor on which a worker finds the write end of its report pipe:

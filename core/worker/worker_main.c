@@ -3,13 +3,20 @@
  *
  *   corral-worker --plugin PATH --model NAME --version N --dir DIR
  *                 --connect URL --parent PID [--report-fd FD]
- *                 [--max-reply-bytes N]
- *                 [--param KEY=VALUE]...
+ *                 [--max-reply-bytes N] [--param KEY=VALUE]...
+ *                 [--uid N --gid N] [--ro PATH]... [--cpu-seconds N]
+ *                 [--address-space BYTES] [--open-files N]
+ *   corral-worker --print-policy 1|2 [--plugin PATH]
  *
- * Started only by corrald (fork + exec). Order matters: the plugin is
- * loaded and the model read while the process may still open files; the
- * connection to the daemon is made; then the serving seccomp filter is
+ * Started only by corrald (fork + exec). Order matters: the sandbox layers
+ * up to the stage-1 seccomp filter go on first (sandbox.h), so the plugin's
+ * constructors already run confined; the plugin is then loaded and the
+ * model read (file access is still possible, read-only, inside the private
+ * view); the connection to the daemon is made; then the serving filter is
  * applied to every thread, and only then is the first request read.
+ *
+ * --print-policy writes a seccomp stage in readable form (with the
+ * plugin's extra syscalls, and 4242 as the worker's own pid), for review.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -24,11 +31,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "plugin_host.h"
+#include "sandbox.h"
 #include "seccomp_policy.h"
 #include "serve.h"
 #include "worker_exit.h"
 
 #define MAX_PARAMS 64
+#define MAX_RO_PATHS 64
+/* The pid the printed policy shows in its "signals only to itself" rule. */
+#define PRINTED_SELF_PID 4242
 
 struct worker_args {
 	const char *plugin, *model, *dir, *url;
@@ -37,6 +48,9 @@ struct worker_args {
 	size_t max_reply;
 	corral_param params[MAX_PARAMS];
 	size_t n_params;
+	sandbox_spec sandbox;
+	const char *ro_paths[MAX_RO_PATHS];
+	int print_policy;
 };
 
 static char worker_label[160] = "corral-worker";
@@ -64,8 +78,18 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		{"param", required_argument, NULL, 'k'},
 		{"report-fd", required_argument, NULL, 'r'},
 		{"max-reply-bytes", required_argument, NULL, 'R'},
+		{"uid", required_argument, NULL, 'u'},
+		{"gid", required_argument, NULL, 'g'},
+		{"ro", required_argument, NULL, 'o'},
+		{"cpu-seconds", required_argument, NULL, 'C'},
+		{"address-space", required_argument, NULL, 'A'},
+		{"open-files", required_argument, NULL, 'F'},
+		{"print-policy", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
+	sandbox_spec *sb = &a->sandbox;
+	sb->ro_paths = a->ro_paths;
+	sb->open_files = 64;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -77,6 +101,17 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		case 'P': a->parent = strtol(optarg, NULL, 10); break;
 		case 'r': report_fd = (int)strtol(optarg, NULL, 10); break;
 		case 'R': a->max_reply = strtoull(optarg, NULL, 10); break;
+		case 'u': sb->uid = (uid_t)strtoul(optarg, NULL, 10); sb->set_identity = true; break;
+		case 'g': sb->gid = (gid_t)strtoul(optarg, NULL, 10); break;
+		case 'C': sb->cpu_seconds = strtoull(optarg, NULL, 10); break;
+		case 'A': sb->address_space = strtoull(optarg, NULL, 10); break;
+		case 'F': sb->open_files = strtoull(optarg, NULL, 10); break;
+		case 'X': a->print_policy = atoi(optarg); break;
+		case 'o':
+			if (sb->n_ro_paths == MAX_RO_PATHS)
+				die(WORKER_EXIT_USAGE, "too many --ro paths", optarg);
+			a->ro_paths[sb->n_ro_paths++] = optarg;
+			break;
 		case 'k': {
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || a->n_params == MAX_PARAMS)
@@ -88,6 +123,8 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		default: die(WORKER_EXIT_USAGE, "usage", "unknown option");
 		}
 	}
+	if (a->print_policy)
+		return;
 	if (!a->plugin || !a->model || !a->dir || !a->url || a->version <= 0)
 		die(WORKER_EXIT_USAGE, "usage",
 		    "--plugin, --model, --version, --dir and --connect are required");
@@ -133,23 +170,58 @@ static void check_signature(const corral_signature *sig)
 	}
 }
 
+/* In a sanitizer build, no leak check at exit: LeakSanitizer stops the
+ * process's threads with ptrace and reads /proc, which the sandbox refuses
+ * (the check would turn a clean exit into a violation). Never called in a
+ * plain build. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+
+/* --print-policy: the compiled filter, for review and the policy tests. */
+static int print_policy(const struct worker_args *a)
+{
+	char err[512] = "";
+	const char *const *extra = NULL;
+	if (a->plugin != NULL) {
+		const corral_plugin *plugin = plugin_open(a->plugin, err, sizeof err);
+		if (plugin == NULL)
+			die(WORKER_EXIT_PLUGIN, a->plugin, err);
+		extra = plugin->extra_syscalls;
+	}
+	if (sandbox_export_policy(a->print_policy, extra, PRINTED_SELF_PID,
+		STDOUT_FILENO, err, sizeof err) != 0)
+		die(WORKER_EXIT_CONFINE, "policy", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* Die with the daemon; if it is already gone, do not start at all. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	struct worker_args a = {0};
 	parse_args(argc, argv, &a);
+	if (a.print_policy)
+		return print_policy(&a);
 	if (a.parent > 0 && getppid() != (pid_t)a.parent)
 		die(WORKER_EXIT_OK, "start", "the daemon is gone");
 	snprintf(worker_label, sizeof worker_label, "corral-worker[%d] %s/%lld",
 	    (int)getpid(), a.model, (long long)a.version);
 
 	char err[512] = "";
+	static sandbox_report layers;
+	a.sandbox.keep_fd_max = report_fd > STDERR_FILENO ? report_fd : STDERR_FILENO;
+	if (sandbox_enter(&a.sandbox, report_fd, WORKER_EXIT_VIOLATION, &layers, err,
+		sizeof err) != 0)
+		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);
+
 	const corral_plugin *plugin = plugin_open(a.plugin, err, sizeof err);
 	if (plugin == NULL)
 		die(WORKER_EXIT_PLUGIN, a.plugin, err);
 
-	worker_model m = {.plugin = plugin};
+	worker_model m = {.plugin = plugin, .sandbox = &layers};
 	corral_load_args load = {
 	    .struct_size = sizeof load, .model_name = a.model,
 	    .model_version = a.version, .version_dir = a.dir,
@@ -170,6 +242,8 @@ int main(int argc, char **argv)
 
 	if (sandbox_apply_serving_policy(plugin->extra_syscalls, err, sizeof err) != 0)
 		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);
+	snprintf(layers.layer[SANDBOX_SECCOMP], sizeof layers.layer[0],
+	    "on: stage 1 (denylist) before the plugin, stage 2 (allowlist) serving");
 
 	if (worker_serve(sock, &m, a.max_reply) != 0)
 		_exit(WORKER_EXIT_SERVE);

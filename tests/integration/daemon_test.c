@@ -173,10 +173,10 @@ static void test_rogue_connections(corral_client *c)
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	while (d && (e = readdir(d)) != NULL && n < 16) {
-		if (strstr(e->d_name, ".sock") == NULL)
+		if (e->d_name[0] != 'w') /* w<N>/s.sock: one folder per worker */
 			continue;
 		char url[600];
-		snprintf(url, sizeof url, "ipc://%s/%s", dir, e->d_name);
+		snprintf(url, sizeof url, "ipc://%s/%s/s.sock", dir, e->d_name);
 		REQUIRE(nng_rep0_open(&rogue[n]) == 0);
 		nng_dial(rogue[n], url, NULL, NNG_FLAG_NONBLOCK);
 		n++;
@@ -249,6 +249,18 @@ static void test_file_access_refused(corral_client *c)
 	}
 	CHECK_INT(mb_call(c, (double[]){-6}, 1, &r, &err), CORRAL_E_MODEL_ERROR);
 	CHECK_STR(err.message, "asked to fail");
+}
+
+/* fork() answers EPERM: the worker keeps serving (the plugin then
+ * answers 2 * x as usual). */
+static void test_fork_refused(corral_client *c)
+{
+	corral_result *r = NULL;
+	corral_error err;
+	corral_status st = mb_call(c, (double[]){-7}, 1, &r, &err);
+	CHECK_MSG(st == CORRAL_OK, "fork refused, worker serving: %s: %s",
+	    corral_status_name(st), err.message);
+	corral_result_free(r);
 }
 
 /* A command that ends the worker: the request is answered with
@@ -436,8 +448,8 @@ int main(int argc, char **argv)
 	test_file_access_refused(ipc);
 	crash_and_recover(ipc, -1, "signal 6");
 	crash_and_recover(tcp, -2, "signal 11");
-	crash_and_recover(ipc, -5, "sandbox violation");
-	crash_and_recover(ipc, -7, "sandbox violation");
+	crash_and_recover(ipc, -5, "sandbox violation: socket");
+	test_fork_refused(ipc);
 	test_slow_model_isolated(ipc);
 	test_deadline();
 	test_kill_with_requests_in_flight(ipc);

@@ -270,7 +270,8 @@ static void load_message(const harness *h, const char *name, char *out,
 	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
 		char *p = strstr(line, tag);
 
-		if (strncmp(line, "corral-worker[", 14) != 0 || p == NULL)
+		/* the daemon relays worker lines into its own log */
+		if (strstr(line, "corral-worker[") == NULL || p == NULL)
 			continue;
 		p += strlen(tag);
 		snprintf(out, n, "%.*s", (int)strcspn(p, "\n"), p);

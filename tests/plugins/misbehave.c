@@ -11,7 +11,7 @@
  *   -4  open("/etc/hostname")          -> y[0] = errno (EACCES when confined)
  *   -5  socket(AF_INET)                -> killed: not in the allowlist
  *   -6  return an error                -> MODEL_ERROR "asked to fail"
- *   -7  fork()                         -> killed: no new processes
+ *   -7  fork()                         -> EPERM: no new processes; answers
  *   -8  answer with x[1] values        -> a reply as large as asked
  * Load parameters: fail_load=1 (load returns BAD_MODEL), threads=N (start N
  * idle threads at load, to show the filter covers every thread).
