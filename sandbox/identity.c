@@ -89,9 +89,9 @@ int sandbox_identity(const sandbox_spec *s, char *note, size_t n)
 			snprintf(note, n, "capabilities remain after dropping them");
 			return -1;
 		}
-	snprintf(note, n, "%s: uid %u gid %u, no capabilities%s",
-	    s->set_identity ? "on" : "off",
-	    (unsigned)e, (unsigned)getegid(),
-	    s->set_identity ? "" : " (the daemon is not root: the worker runs as its user)");
+	snprintf(note, n, "%s: uid %u gid %u, no capabilities",
+	    s->set_identity ? "on"
+			    : "off: corrald is not root, so the worker runs as its user,",
+	    (unsigned)e, (unsigned)getegid());
 	return 0;
 }

@@ -16,6 +16,7 @@ static const struct {
 	{"metadata", cli_metadata},
 	{"models", cli_models},
 	{"health", cli_health},
+	{"status", cli_status},
 };
 
 static void main_usage(FILE *f)
@@ -31,6 +32,7 @@ static void main_usage(FILE *f)
 	    "  metadata MODEL        show a model's inputs and outputs\n"
 	    "  models                list the served model versions\n"
 	    "  health                show whether the daemon is live and ready\n"
+	    "  status [MODEL]        show workers, exits by cause, limits, sandbox\n"
 	    "\n"
 	    "Options (also accepted after COMMAND):\n"
 	    "  --url URL     the daemon's address, ipc://PATH or tcp://HOST:PORT\n"

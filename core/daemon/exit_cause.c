@@ -70,6 +70,7 @@ exit_cause exit_classify(const exit_facts *f, char *text, size_t n)
 		snprintf(text, n, "CPU time limit: killed by RLIMIT_CPU (SIGXCPU)");
 		return EXIT_CPU_LIMIT;
 	}
-	snprintf(text, n, "crashed: signal %d (%s)", sig, strsignal(sig));
+	snprintf(text, n, "%s: signal %d (%s)", f->stopped_by_daemon ? "stopped" : "crashed",
+	    sig, strsignal(sig));
 	return f->stopped_by_daemon ? EXIT_CLEAN : EXIT_CRASH;
 }

@@ -393,6 +393,7 @@ static void front_handle(front_req *r)
 	    char *, size_t) = wire_str_eq(op, "metadata") ? op_metadata
 	    : wire_str_eq(op, "models")                   ? op_models
 	    : wire_str_eq(op, "health")                   ? op_health
+	    : wire_str_eq(op, "status")                   ? op_status
 							  : NULL;
 	if (handler == NULL) {
 		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",

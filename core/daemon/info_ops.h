@@ -1,6 +1,6 @@
 /*
  * info_ops.h - the ops the daemon answers itself, from its model table:
- * metadata, models, health. Each packs a whole reply (envelope included)
+ * metadata, models, health, status (status_op.c). Each packs a whole reply (envelope included)
  * into pk, or returns a status with a message in err for an error reply.
  * Called on nng's threads; each takes corrald.lock for its read.
  */
@@ -14,6 +14,8 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 corral_status op_models(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
 corral_status op_health(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen);
+corral_status op_status(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
 
 #endif

@@ -174,10 +174,25 @@ static void check_signature(const corral_signature *sig)
  * process's threads with ptrace and reads /proc, which the sandbox refuses
  * (the check would turn a clean exit into a violation). Never called in a
  * plain build. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
 {
 	return "detect_leaks=0";
+}
+
+/* One line for the daemon's log (it relays our stderr): which layers
+ * hold, and why any is off. */
+static void log_layers(const sandbox_report *r)
+{
+	char line[2048];
+	size_t at = (size_t)snprintf(line, sizeof line, "%s: sandbox:", worker_label);
+	for (int l = 0; l < SANDBOX_N_LAYERS && at < sizeof line; l++) {
+		bool on = strncmp(r->layer[l], "on", 2) == 0;
+		at += (size_t)snprintf(line + at, sizeof line - at, " %s %s%s%s;",
+		    sandbox_layer_name(l), on ? "on" : "OFF", on ? "" : " - ",
+		    on ? "" : r->layer[l] + 5);
+	}
+	fprintf(stderr, "%s\n", line);
 }
 
 /* --print-policy: the compiled filter, for review and the policy tests. */
@@ -244,6 +259,7 @@ int main(int argc, char **argv)
 		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);
 	snprintf(layers.layer[SANDBOX_SECCOMP], sizeof layers.layer[0],
 	    "on: stage 1 (denylist) before the plugin, stage 2 (allowlist) serving");
+	log_layers(&layers);
 
 	if (worker_serve(sock, &m, a.max_reply) != 0)
 		_exit(WORKER_EXIT_SERVE);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -505,6 +506,80 @@ CLIENT_API corral_status corral_health(corral_client *c, bool *live,
 			*live = l->via.boolean;
 			*ready = r->via.boolean;
 		}
+	}
+	msgpack_unpacked_destroy(&u);
+	if (reply)
+		nng_msg_free(reply);
+	return st;
+}
+
+/* ------------------------------------------------------------ status --- */
+
+/* A MessagePack object as a jansson value; NULL when out of memory. The
+ * status reply holds only maps with string keys, arrays, strings, integers
+ * and booleans. */
+static json_t *to_json(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: return json_null();
+	case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
+	case MSGPACK_OBJECT_STR: return json_stringn(o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_ARRAY: {
+		json_t *a = json_array();
+		for (uint32_t i = 0; a && i < o->via.array.size; i++)
+			if (json_array_append_new(a, to_json(&o->via.array.ptr[i])) != 0) {
+				json_decref(a);
+				a = NULL;
+			}
+		return a;
+	}
+	case MSGPACK_OBJECT_MAP: {
+		json_t *m = json_object();
+		for (uint32_t i = 0; m && i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type != MSGPACK_OBJECT_STR)
+				continue;
+			char key[128];
+			snprintf(key, sizeof key, "%.*s", (int)kv->key.via.str.size,
+			    kv->key.via.str.ptr);
+			if (json_object_set_new(m, key, to_json(&kv->val)) != 0) {
+				json_decref(m);
+				m = NULL;
+			}
+		}
+		return m;
+	}
+	default: return json_null(); /* bin and ext do not occur */
+	}
+}
+
+CLIENT_API corral_status corral_get_status(corral_client *c, const char *model,
+    char **json, corral_error *err)
+{
+	*json = NULL;
+	pthread_mutex_lock(&c->mu);
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	nng_msg *reply = NULL;
+	corral_status st = client_begin(c, model ? 1 : 0, "status") ||
+		(model && wire_pack_kv_str(&c->pk, "model", model))
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : client_roundtrip(c, &reply, &u, err);
+	pthread_mutex_unlock(&c->mu);
+	if (st == CORRAL_OK) {
+		msgpack_object body = u.data;
+		json_t *j = to_json(&body);
+		/* the envelope is the transport's business */
+		json_object_del(j, "v");
+		json_object_del(j, "id");
+		*json = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		json_decref(j);
+		if (*json == NULL)
+			st = client_fail(err, CORRAL_E_NOMEM, "out of memory");
 	}
 	msgpack_unpacked_destroy(&u);
 	if (reply)

@@ -120,6 +120,18 @@ void corral_model_list_free(corral_model_list *l);
 corral_status corral_health(corral_client *c, bool *live, bool *ready,
     corral_error *err);
 
+/* ------------------------------------------------------------ status --- */
+
+/*
+ * The daemon's `status` reply (docs/protocol.md) for every model, or for
+ * `model` only (NULL: all), as JSON text in *json: per version its state,
+ * worker pid, uptime and memory, starts, exits counted by cause, limits,
+ * and the sandbox layers its worker reported. The caller frees *json with
+ * free(). Same threading as every call on c.
+ */
+corral_status corral_get_status(corral_client *c, const char *model, char **json,
+    corral_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,116 @@
+/*
+ * status_op.c - the `status` reply (docs/protocol.md): per model version
+ * its state, its worker (pid, uptime, memory), how many workers it started
+ * and how each one ended, counted by cause, its limits, and the sandbox
+ * layers its worker reported; and daemon-wide, which layers the daemon
+ * itself provides (identity, cgroups).
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "info_ops.h"
+
+static int pack_kv_i64(msgpack_packer *pk, const char *k, int64_t v)
+{
+	return wire_pack_cstr(pk, k) || wire_pack_i64(pk, v);
+}
+
+/* The worker's memory: its cgroup's count, else its resident set. */
+static int64_t worker_memory(const worker *w)
+{
+	int64_t bytes = cgroup_memory_bytes(&w->cg);
+	if (bytes >= 0)
+		return bytes;
+	char path[64];
+	long long size, resident;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)w->pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	int got = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+static int pack_limits(msgpack_packer *pk, const worker_limits *l)
+{
+	return wire_pack_cstr(pk, "limits") || msgpack_pack_map(pk, 6) ||
+	    pack_kv_i64(pk, "memory_bytes", l->memory_bytes) ||
+	    pack_kv_i64(pk, "pids", l->pids) ||
+	    pack_kv_i64(pk, "cpu_millicores", l->cpu_millicores) ||
+	    pack_kv_i64(pk, "cpu_seconds", l->cpu_seconds) ||
+	    pack_kv_i64(pk, "address_space_bytes", l->address_space_bytes) ||
+	    pack_kv_i64(pk, "open_files", l->open_files);
+}
+
+static int pack_version(msgpack_packer *pk, const corrald *d,
+    const model_version *mv, int64_t now)
+{
+	const char *user = !d->as_root ? "(corrald's own)"
+	    : mv->model->cfg.user  ? mv->model->cfg.user
+				   : d->cfg.worker_user;
+	const worker *w = mv->w;
+	bool running = w != NULL && w->pid > 0;
+	uint32_t n = 7 + (running ? 1 : 0) + (mv->last_cause[0] ? 1 : 0) +
+	    (mv->sandbox ? 1 : 0);
+	int rc = msgpack_pack_map(pk, n) || wire_pack_kv_str(pk, "name", mv->model->name) ||
+	    pack_kv_i64(pk, "version", mv->version) ||
+	    wire_pack_kv_str(pk, "state", version_state_name(mv->state)) ||
+	    wire_pack_kv_str(pk, "user", user) ||
+	    pack_kv_i64(pk, "starts", (int64_t)mv->starts) ||
+	    wire_pack_cstr(pk, "exits") || msgpack_pack_map(pk, EXIT_N_CAUSES);
+	for (int c = 0; rc == 0 && c < EXIT_N_CAUSES; c++)
+		rc = pack_kv_i64(pk, exit_cause_name(c), (int64_t)mv->exits[c]);
+	if (rc == 0)
+		rc = pack_limits(pk, &mv->model->cfg.limits);
+	if (rc == 0 && running)
+		rc = wire_pack_cstr(pk, "worker") || msgpack_pack_map(pk, 3) ||
+		    pack_kv_i64(pk, "pid", w->pid) ||
+		    pack_kv_i64(pk, "uptime_ms", now - w->started_ms) ||
+		    pack_kv_i64(pk, "memory_bytes", worker_memory(w));
+	if (rc == 0 && mv->last_cause[0])
+		rc = wire_pack_kv_str(pk, "last_exit", mv->last_cause);
+	/* The worker's own map of layers, as it sent it at READY. */
+	if (rc == 0 && mv->sandbox)
+		rc = wire_pack_cstr(pk, "sandbox") ||
+		    pk->callback(pk->data, mv->sandbox, mv->sandbox_len);
+	return rc;
+}
+
+corral_status op_status(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen)
+{
+	int64_t now = now_ms();
+	pthread_mutex_lock(&d->lock);
+	size_t total = 0;
+	for (size_t i = 0; i < d->n_models; i++)
+		if (req->model.len == 0 || wire_str_eq(req->model, d->models[i].name))
+			total += d->models[i].n_versions;
+	if (req->model.len != 0 && total == 0) {
+		pthread_mutex_unlock(&d->lock);
+		snprintf(err, errlen, "no model '%.*s'",
+		    (int)(req->model.len > 64 ? 64 : req->model.len), req->model.ptr);
+		return CORRAL_E_MODEL_NOT_FOUND;
+	}
+	int rc = msgpack_pack_map(pk, req->id ? 4 : 3) ||
+	    wire_pack_envelope(pk, req->id) || wire_pack_cstr(pk, "daemon") ||
+	    msgpack_pack_map(pk, 3) || pack_kv_i64(pk, "pid", getpid()) ||
+	    wire_pack_kv_str(pk, "identity",
+		d->as_root ? "on: workers run as unprivileged users"
+			   : "off: corrald is not root, workers run as its user") ||
+	    wire_pack_kv_str(pk, "cgroups", d->cg.state) ||
+	    wire_pack_cstr(pk, "models") || msgpack_pack_array(pk, total);
+	for (size_t i = 0; rc == 0 && i < d->n_models; i++) {
+		model *m = &d->models[i];
+		if (req->model.len != 0 && !wire_str_eq(req->model, m->name))
+			continue;
+		for (size_t j = 0; rc == 0 && j < m->n_versions; j++)
+			rc = pack_version(pk, d, &m->versions[j], now);
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rc != 0) {
+		snprintf(err, errlen, "out of memory");
+		return CORRAL_E_INTERNAL;
+	}
+	return CORRAL_OK;
+}
