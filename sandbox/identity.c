@@ -89,9 +89,11 @@ int sandbox_identity(const sandbox_spec *s, char *note, size_t n)
 			snprintf(note, n, "capabilities remain after dropping them");
 			return -1;
 		}
-	snprintf(note, n, "%s: uid %u gid %u, no capabilities",
-	    s->set_identity ? "on"
-			    : "off: corrald is not root, so the worker runs as its user,",
-	    (unsigned)e, (unsigned)getegid());
+	if (s->set_identity)
+		snprintf(note, n, "on: uid %u gid %u, no capabilities", (unsigned)e,
+		    (unsigned)getegid());
+	else
+		snprintf(note, n, "off: corrald is not root, so the worker keeps its "
+		    "user (uid %u gid %u); no capabilities", (unsigned)e, (unsigned)getegid());
 	return 0;
 }

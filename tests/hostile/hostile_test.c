@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "harness.h"
 #include "hostile.h"
 #include "test.h"
@@ -689,6 +691,71 @@ static void check_workers_die_with_daemon(void)
 	    why[0] ? "some workers outlived the daemon" : outcome, why[0] ? why : "no workers");
 }
 
+/* `status` for one model, parsed; NULL (and a failed check) on error. */
+static json_t *status_of(corral_client *c, const char *model)
+{
+	char *text = NULL;
+	corral_error err;
+	corral_status st = corral_get_status(c, model, &text, &err);
+	CHECK_MSG(st == CORRAL_OK, "status %s: %s", model, err.message);
+	json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	json_t *v = json_array_get(json_object_get(root, "models"), 0);
+	json_incref(v);
+	json_decref(root);
+	return v;
+}
+
+static long long exits_of(const json_t *v, const char *cause)
+{
+	return (long long)json_integer_value(
+	    json_object_get(json_object_get(v, "exits"), cause));
+}
+
+/* What `status` says after the cases: every exit counted under its cause,
+ * and (as root) every layer of the well-behaved neighbour on. */
+static void check_status(corral_client *c)
+{
+	json_t *hv = status_of(c, "hostile"), *iv = status_of(c, "iris"),
+	       *cv = status_of(c, "ctor_execve");
+	char why[1024] = "", outcome[256];
+	static const struct { const char *cause; long long at_least; } want[] = {
+	    {"sandbox_violation", 15}, {"out_of_memory", 1}, {"request_timeout", 1},
+	    {"crash", 3}, {"clean_exit", 1}};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		if (exits_of(hv, want[i].cause) < want[i].at_least)
+			addf(why, sizeof why, "hostile: %s %lld < %lld", want[i].cause,
+			    exits_of(hv, want[i].cause), want[i].at_least);
+	if (exits_of(cv, "sandbox_violation") != 1 ||
+	    strcmp(json_string_value(json_object_get(cv, "state")) ?: "", "FAILED") != 0)
+		addf(why, sizeof why, "ctor_execve: one violation, then FAILED");
+	if (exits_of(iv, "crash") + exits_of(iv, "sandbox_violation") != 0)
+		addf(why, sizeof why, "iris: its worker never ended");
+	const json_t *layers = json_object_get(iv, "sandbox");
+	const char *key;
+	const json_t *val;
+	int on = 0;
+	json_object_foreach((json_t *)layers, key, val) {
+		const char *text = json_string_value(val);
+		if (text == NULL)
+			continue; /* extra_syscalls */
+		bool is_on = strncmp(text, "on", 2) == 0;
+		on += is_on;
+		if (!is_on && geteuid() == 0)
+			addf(why, sizeof why, "iris: layer %s: %s", key, text);
+	}
+	if (json_array_size(json_object_get(layers, "extra_syscalls")) != 0)
+		addf(why, sizeof why, "iris: the linear plugin declares no extra syscalls");
+	snprintf(outcome, sizeof outcome, "hostile: %lld violations, %lld oom, %lld timeout, "
+	    "%lld crash, %lld clean; iris: %d layers on",
+	    exits_of(hv, "sandbox_violation"), exits_of(hv, "out_of_memory"),
+	    exits_of(hv, "request_timeout"), exits_of(hv, "crash"), exits_of(hv, "clean_exit"), on);
+	case_line("status", why[0] == '\0' && on >= 5, 0, -1, outcome, why);
+	json_decref(hv);
+	json_decref(iv);
+	json_decref(cv);
+}
+
 /* ---------------------------------------------------------------- main --- */
 
 static void setup_repo(const char *const *so, const char *example_repo)
@@ -817,6 +884,10 @@ int main(int argc, char **argv)
 	case_line("iris_background", calls > 0 && failures == 0, 0, -1, outcome,
 	    "iris must never fail while its neighbour misbehaves");
 
+	if (!daemon_died) {
+		printf("status:\n");
+		check_status(c);
+	}
 	corral_client_close(c);
 	if (!daemon_died) {
 		printf("workers afterwards:\n");

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -110,6 +111,14 @@ static bool all_settled(corral_client *c)
 	return settled;
 }
 
+void harness_run_as(harness *h, uid_t uid, gid_t gid)
+{
+	h->run_as_uid = uid;
+	h->run_as_gid = gid;
+	if (chown(h->dir, uid, gid) != 0 || chmod(h->dir, 0755) != 0)
+		harness_die(h, h->dir);
+}
+
 void harness_start(harness *h, const char *corrald, const char *extra)
 {
 	char cfg[256];
@@ -130,6 +139,11 @@ void harness_start(harness *h, const char *corrald, const char *extra)
 		int fd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
+		if (h->run_as_uid != 0 &&
+		    (setgroups(0, NULL) != 0 || setresgid(h->run_as_gid, h->run_as_gid,
+						    h->run_as_gid) != 0 ||
+			setresuid(h->run_as_uid, h->run_as_uid, h->run_as_uid) != 0))
+			_exit(126);
 		execl(corrald, corrald, "--config", cfg, (char *)NULL);
 		_exit(127);
 	}

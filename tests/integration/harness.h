@@ -17,6 +17,8 @@ typedef struct harness {
 	char tcp_url[64];
 	char log[128];      /* the daemon's stderr */
 	pid_t pid;
+	uid_t run_as_uid;   /* 0: run corrald as the test's own user */
+	gid_t run_as_gid;
 } harness;
 
 /* Make the temporary folder and an empty repository. Exits on failure. */
@@ -32,6 +34,11 @@ void harness_link(harness *h, const char *relpath, const char *target);
  * may be NULL) and start corrald. Waits until no version is STARTING.
  * Exits the test on failure, printing the daemon's log. */
 void harness_start(harness *h, const char *corrald, const char *extra);
+
+/* Run the next harness_start's corrald as uid/gid (the test must be root):
+ * the temporary folder is handed to that user, the repository stays
+ * readable. */
+void harness_run_as(harness *h, uid_t uid, gid_t gid);
 
 /* SIGTERM the daemon and wait (SIGKILL after 10 s). Returns its wait
  * status, or -1 if it had to be killed. */
