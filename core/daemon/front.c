@@ -29,6 +29,10 @@ typedef struct front_req {
 	nng_ctx ctx;
 	nng_aio *aio;   /* client side */
 	nng_aio *waio;  /* worker side */
+	nng_aio *naio;  /* naps while waiting for a dead worker's cause: never
+			   waio, since nng 1.5 lets a sleep's "expiry is
+			   success" outlive it and a later receive timeout on
+			   the same aio would then complete as success */
 	bool sending;   /* aio carries our reply */
 	nng_msg *msg;   /* the client's request, until the reply replaces it */
 	wire_request req;
@@ -237,40 +241,11 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 #define CAUSE_WAIT_STEP_MS 20
 #define CAUSE_WAIT_STEPS 100
 
-static void worker_done(void *arg)
+/* The worker-side exchange ended with rv (0: its reply is in waio):
+ * answer the client. */
+static void worker_finish(front_req *r, int rv)
 {
-	front_req *r = arg;
 	corrald *d = r->d;
-	int rv = nng_aio_result(r->waio);
-	if (r->cause_waits > 0) {
-		/* Napping for the cause: the connection error is what we report
-		 * if none comes. */
-		pthread_mutex_lock(&d->lock);
-		bool known = r->w->cause[0] != '\0';
-		pthread_mutex_unlock(&d->lock);
-		if (!known && r->cause_waits++ < CAUSE_WAIT_STEPS) {
-			nng_sleep_aio(CAUSE_WAIT_STEP_MS, r->waio);
-			return;
-		}
-		rv = NNG_ECONNRESET;
-	} else if (rv != 0 && rv != NNG_ETIMEDOUT && r->wsent) {
-		/* The connection broke under a request: the worker is dying.
-		 * Answer once the supervisor has reaped it and knows why. */
-		r->cause_waits = 1;
-		nng_sleep_aio(0, r->waio);
-		return;
-	}
-	if (!r->wsent) {
-		if (rv == 0) {
-			/* One deadline for send and receive together. */
-			int64_t left = r->deadline_ms - now_ms();
-			r->wsent = true;
-			nng_aio_set_timeout(r->waio, (nng_duration)(left > 0 ? left : 1));
-			nng_ctx_recv(r->wctx, r->waio);
-			return;
-		}
-		nng_msg_free(nng_aio_get_msg(r->waio));
-	}
 	if (rv == 0) {
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
 	} else {
@@ -293,8 +268,49 @@ static void worker_done(void *arg)
 	}
 	worker_unref(d, r->w);
 	r->w = NULL;
-	r->cause_waits = 0;
 	front_send(r);
+}
+
+/* A nap on naio ended: has the supervisor reaped the worker and said why?
+ * The connection error is what we report if it does not in time. */
+static void cause_wait_done(void *arg)
+{
+	front_req *r = arg;
+	corrald *d = r->d;
+	pthread_mutex_lock(&d->lock);
+	bool known = r->w->cause[0] != '\0';
+	pthread_mutex_unlock(&d->lock);
+	if (!known && r->cause_waits++ < CAUSE_WAIT_STEPS) {
+		nng_sleep_aio(CAUSE_WAIT_STEP_MS, r->naio);
+		return;
+	}
+	r->cause_waits = 0;
+	worker_finish(r, NNG_ECONNRESET);
+}
+
+static void worker_done(void *arg)
+{
+	front_req *r = arg;
+	int rv = nng_aio_result(r->waio);
+	if (rv != 0 && rv != NNG_ETIMEDOUT && r->wsent) {
+		/* The connection broke under a request: the worker is dying.
+		 * Answer once the supervisor has reaped it and knows why. */
+		r->cause_waits = 1;
+		nng_sleep_aio(0, r->naio);
+		return;
+	}
+	if (!r->wsent) {
+		if (rv == 0) {
+			/* One deadline for send and receive together. */
+			int64_t left = r->deadline_ms - now_ms();
+			r->wsent = true;
+			nng_aio_set_timeout(r->waio, (nng_duration)(left > 0 ? left : 1));
+			nng_ctx_recv(r->wctx, r->waio);
+			return;
+		}
+		nng_msg_free(nng_aio_get_msg(r->waio));
+	}
+	worker_finish(r, rv);
 }
 
 /* A context on the worker's socket: the one kept from the last request
@@ -463,7 +479,8 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
 		if ((rv = nng_ctx_open(&r->ctx, f->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&r->aio, front_done, r)) != 0 ||
-		    (rv = nng_aio_alloc(&r->waio, worker_done, r)) != 0) {
+		    (rv = nng_aio_alloc(&r->waio, worker_done, r)) != 0 ||
+		    (rv = nng_aio_alloc(&r->naio, cause_wait_done, r)) != 0) {
 			snprintf(err, errlen, "client contexts: %s", nng_strerror(rv));
 			f->n = i + 1;
 			goto fail;
@@ -484,13 +501,16 @@ void front_stop(front *f)
 	 * socket is still open: a worker-side callback sends its reply on the
 	 * client side, and nng must not see that send race the socket's
 	 * teardown. Worker side first, then the client side, then close. */
-	for (size_t i = 0; i < f->n; i++)
+	for (size_t i = 0; i < f->n; i++) {
+		nng_aio_stop(f->reqs[i].naio);
 		nng_aio_stop(f->reqs[i].waio);
+	}
 	for (size_t i = 0; i < f->n; i++)
 		nng_aio_stop(f->reqs[i].aio);
 	nng_close(f->sock);
 	for (size_t i = 0; i < f->n; i++) {
 		front_req *r = &f->reqs[i];
+		nng_aio_free(r->naio);
 		nng_aio_free(r->waio);
 		nng_aio_free(r->aio);
 		if (r->parsed)

@@ -691,6 +691,23 @@ static void check_workers_die_with_daemon(void)
 	    why[0] ? "some workers outlived the daemon" : outcome, why[0] ? why : "no workers");
 }
 
+/* A model whose CPU time limit (1 s) comes long before its request
+ * deadline: spinning ends in SIGXCPU, reported as the CPU limit. */
+static void check_cpu_limit(corral_client *c)
+{
+	double x[2] = {HOSTILE_SPIN, 0};
+	reply r;
+	long long t0 = harness_now_ms();
+	hostile_call(c, "hostile_cpu", x, 2, &r);
+	long long ms = harness_now_ms() - t0;
+	bool ok = r.st == CORRAL_E_WORKER_CRASHED && strstr(r.err.message, "CPU time limit");
+	bool back = harness_wait_state(c, "hostile_cpu", 1, "READY", RECOVER_MS);
+	char outcome[700];
+	snprintf(outcome, sizeof outcome, "%s: %s", corral_status_name(r.st), r.err.message);
+	case_line("cpu_limit", ok && back, ms, -1, outcome,
+	    "expected WORKER_CRASHED naming the CPU time limit, then READY again");
+}
+
 /* `status` for one model, parsed; NULL (and a failed check) on error. */
 static json_t *status_of(corral_client *c, const char *model)
 {
@@ -717,7 +734,7 @@ static long long exits_of(const json_t *v, const char *cause)
 static void check_status(corral_client *c)
 {
 	json_t *hv = status_of(c, "hostile"), *iv = status_of(c, "iris"),
-	       *cv = status_of(c, "ctor_execve");
+	       *cv = status_of(c, "ctor_execve"), *uv = status_of(c, "hostile_cpu");
 	char why[1024] = "", outcome[256];
 	static const struct { const char *cause; long long at_least; } want[] = {
 	    {"sandbox_violation", 15}, {"out_of_memory", 1}, {"request_timeout", 1},
@@ -729,6 +746,8 @@ static void check_status(corral_client *c)
 	if (exits_of(cv, "sandbox_violation") != 1 ||
 	    strcmp(json_string_value(json_object_get(cv, "state")) ?: "", "FAILED") != 0)
 		addf(why, sizeof why, "ctor_execve: one violation, then FAILED");
+	if (exits_of(uv, "cpu_limit") != 1)
+		addf(why, sizeof why, "hostile_cpu: one exit at the CPU limit");
 	if (exits_of(iv, "crash") + exits_of(iv, "sandbox_violation") != 0)
 		addf(why, sizeof why, "iris: its worker never ended");
 	const json_t *layers = json_object_get(iv, "sandbox");
@@ -754,6 +773,7 @@ static void check_status(corral_client *c)
 	json_decref(hv);
 	json_decref(iv);
 	json_decref(cv);
+	json_decref(uv);
 }
 
 /* ---------------------------------------------------------------- main --- */
@@ -775,6 +795,12 @@ static void setup_repo(const char *const *so, const char *example_repo)
 	    so[0], HOSTILE_PIDS);
 	harness_write(&h, "hostile/config.yaml", yaml);
 	harness_write(&h, "hostile/1/README", "no files needed\n");
+	snprintf(yaml, sizeof yaml,
+	    "plugin: %s\n"
+	    "request_timeout_ms: 30000\n"
+	    "limits: {cpu_seconds: 1}\n", so[0]);
+	harness_write(&h, "hostile_cpu/config.yaml", yaml);
+	harness_write(&h, "hostile_cpu/1/README", "no files needed\n");
 
 	static const char *const broken[] = {"ctor_execve", "bad_magic", "bad_major",
 	    "bad_minor", "bad_size"};
@@ -874,6 +900,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+
+	if (!daemon_died)
+		check_cpu_limit(c);
 
 	atomic_store(&iris_stop, true);
 	pthread_join(iris_thread, NULL);
