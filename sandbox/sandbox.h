@@ -34,6 +34,7 @@ typedef struct sandbox_spec {
 	rlim_t address_space;     /* RLIMIT_AS in bytes; 0: none */
 	rlim_t open_files;        /* RLIMIT_NOFILE */
 	int keep_fd_max;          /* descriptors above this are closed */
+	pid_t parent;             /* the daemon: the worker dies with it */
 } sandbox_spec;
 
 enum sandbox_layer {

@@ -2,8 +2,10 @@
  * seccomp_policy.c - the worker's two seccomp stages (libseccomp).
  *
  * Stage 1, before the plugin is loaded: everything is allowed except a
- * denylist of calls no model needs, which trap. Plugin constructors and
- * model loading already run under it.
+ * denylist of calls no model needs, which trap, and new processes, which
+ * answer EPERM (a process forked at load would outlive the worker: no
+ * death signal reaches it). Plugin constructors and model loading already
+ * run under it.
  *
  * Stage 2, once the model is loaded and warmed up: an allowlist. Anything
  * else traps, and the SIGSYS handler (violation.c) reports the call and
@@ -49,7 +51,7 @@ static const char *const stage1_deny[] = {
 /* What a serving worker does: nng's I/O threads (epoll, futex, unix socket
  * I/O, timers), memory management without new executable mappings, signal
  * handling of its own, and exiting. Kept in one place so a change to it is
- * a reviewed change (tests/hostile keeps the compiled dumps). */
+ * a reviewed change (tests/policy keeps the compiled dumps). */
 static const char *const serving_allow[] = {
 	"read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom",
 	"sendto", "close", "getsockopt", "setsockopt", "shutdown",
@@ -76,9 +78,9 @@ static const char *const serving_eacces[] = {
 	"chdir", "fchdir", "inotify_init1",
 };
 
-/* fork and vfork answer EPERM: a library that tries to start a helper
- * process sees a failure it can report. */
-static const char *const serving_eperm[] = {"fork", "vfork"};
+/* fork and vfork answer EPERM in both stages: a library that tries to
+ * start a helper process sees a failure it can report. */
+static const char *const no_process_calls[] = {"fork", "vfork"};
 
 /* Calls the base policy allows only with certain arguments or answers
  * with an error: a plain allow for a plugin would undo that (libseccomp
@@ -103,7 +105,7 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 static bool is_restricted(const char *name)
 {
 	return IN(name, restricted) || IN(name, serving_eacces) ||
-	    IN(name, serving_eperm) || IN(name, stage1_deny);
+	    IN(name, no_process_calls) || IN(name, stage1_deny);
 }
 
 static int rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n_args,
@@ -165,6 +167,17 @@ static scmp_filter_ctx new_filter(uint32_t default_action, char *err, size_t err
 	return ctx;
 }
 
+/* fork and vfork answer EPERM, and so does a clone that would make a
+ * process; clone3 answers ENOSYS so glibc falls back to clone, whose flags
+ * the filter can see. Threads stay allowed. */
+static int add_no_processes(scmp_filter_ctx ctx, char *err, size_t errlen)
+{
+	return RULES(ctx, SCMP_ACT_ERRNO(EPERM), no_process_calls) ||
+	    rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone),
+		ARGS(SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)), err, errlen) ||
+	    rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL, err, errlen);
+}
+
 static scmp_filter_ctx build_stage1(char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = new_filter(SCMP_ACT_ALLOW, err, errlen);
@@ -172,7 +185,11 @@ static scmp_filter_ctx build_stage1(char *err, size_t errlen)
 		return NULL;
 	if (RULES(ctx, SCMP_ACT_TRAP, stage1_deny) ||
 	    rule(ctx, SCMP_ACT_TRAP, SCMP_SYS(socket),
-		ARGS(SCMP_A0(SCMP_CMP_NE, AF_UNIX)), err, errlen)) {
+		ARGS(SCMP_A0(SCMP_CMP_NE, AF_UNIX)), err, errlen) ||
+	    add_no_processes(ctx, err, errlen) ||
+	    /* the death signal the worker set stays set */
+	    rule(ctx, SCMP_ACT_TRAP, SCMP_SYS(prctl),
+		ARGS(SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG)), err, errlen)) {
 		seccomp_release(ctx);
 		return NULL;
 	}
@@ -184,7 +201,7 @@ static int add_serving_rules(scmp_filter_ctx ctx, const char *const *extra,
 {
 	if (RULES(ctx, SCMP_ACT_ALLOW, serving_allow) ||
 	    RULES(ctx, SCMP_ACT_ERRNO(EACCES), serving_eacces) ||
-	    RULES(ctx, SCMP_ACT_ERRNO(EPERM), serving_eperm) ||
+	    add_no_processes(ctx, err, errlen) ||
 	    /* stdio asks whether stdout is a terminal the first time a plugin
 	     * prints: every ioctl gets ENOTTY, whatever its request bits. */
 	    rule(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0, NULL, err, errlen) ||
@@ -193,12 +210,9 @@ static int add_serving_rules(scmp_filter_ctx ctx, const char *const *extra,
 		ARGS(SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)), err, errlen) ||
 	    rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
 		ARGS(SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)), err, errlen) ||
-	    /* threads only; a clone that would make a process answers EPERM */
+	    /* threads (processes: add_no_processes) */
 	    rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone),
 		ARGS(SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)), err, errlen) ||
-	    rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone),
-		ARGS(SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)), err, errlen) ||
-	    rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, NULL, err, errlen) ||
 	    /* nng names its threads as they start: naming, nothing else */
 	    rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl),
 		ARGS(SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)), err, errlen) ||

@@ -167,10 +167,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(d.cfg.log_level);
 	d.as_root = geteuid() == 0;
-	if (d.as_root)
-		cgroups_init(&d.cg, d.cfg.cgroup_name);
-	else
-		snprintf(d.cg.state, sizeof d.cg.state, "off: corrald is not root");
+	cgroups_init(&d.cg, d.cfg.cgroup_name);
 	int rc = 1;
 	front *f = NULL;
 	if (setup_paths(&d, err, sizeof err) != 0 || models_load(&d, err, sizeof err) != 0 ||

@@ -35,7 +35,8 @@ static exit_cause classify_exit_code(int code, const char *report, char *text, s
 			snprintf(text, n, "sandbox violation (unreported)");
 		return EXIT_VIOLATION;
 	}
-	const char *what = code == 127 ? "worker executable could not be run"
+	const char *what = code == WORKER_EXIT_EXEC ? "worker executable could not be run"
+	    : code == WORKER_EXIT_SETUP ? "the worker process could not be set up (cgroups, descriptors)"
 	    : code >= 64 && code < WORKER_EXIT_VIOLATION ? meanings[code - 64]
 							  : NULL;
 	if (what == NULL) {

@@ -247,6 +247,7 @@ static void worker_finish(front_req *r, int rv)
 {
 	corrald *d = r->d;
 	if (rv == 0) {
+		__atomic_store_n(&r->w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
 	} else {
 		msgpack_sbuffer_clear(&r->sb);

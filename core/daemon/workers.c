@@ -197,6 +197,7 @@ static void probe_done(void *arg)
 		mv->sandbox = layers;
 		mv->sandbox_len = layers_len;
 		mv->state = VERSION_READY;
+		__atomic_store_n(&w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
 		meta = layers = NULL;
 		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d)",
 		    mv->model->name, (long long)mv->version, (int)w->pid);
@@ -443,19 +444,19 @@ static pid_t spawn_process(char *const argv[], char *const envp[],
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (cgroup_join(cg) != 0)
-		_exit(127);
+		_exit(WORKER_EXIT_SETUP);
 	/* stdio first (either source may sit on descriptor 3): stdout and
 	 * stderr both go to the relay. */
 	if (dup2(fds->null_rd, STDIN_FILENO) < 0 || dup2(fds->err_wr, STDOUT_FILENO) < 0 ||
 	    dup2(fds->err_wr, STDERR_FILENO) < 0)
-		_exit(127);
+		_exit(WORKER_EXIT_SETUP);
 	if (fds->report_wr != WORKER_REPORT_FD ? dup2(fds->report_wr, WORKER_REPORT_FD) < 0
 					       : fcntl(fds->report_wr, F_SETFD, 0) < 0)
-		_exit(127); /* dup2 clears close-on-exec; an fd already in place needs it cleared */
+		_exit(WORKER_EXIT_SETUP); /* dup2 clears close-on-exec; an fd already in place needs it cleared */
 	if (close_range(WORKER_REPORT_FD + 1, ~0u, 0) != 0)
-		_exit(127); /* never run a worker with the daemon's descriptors */
+		_exit(WORKER_EXIT_SETUP); /* never run a worker with the daemon's descriptors */
 	execve(argv[0], argv, envp);
-	_exit(127);
+	_exit(WORKER_EXIT_EXEC);
 }
 
 /* A worker's stderr, relayed line by line into the daemon's log with the
@@ -474,7 +475,13 @@ static void *relay_stderr(void *arg)
 	char line[1024];
 	while (f != NULL && fgets(line, sizeof line, f) != NULL) {
 		line[strcspn(line, "\n")] = '\0';
-		log_msg(LOG_INFO, "%s: %s", r->label, line);
+		/* the plugin's text, one printable line in our log */
+		for (char *c = line; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = ' ';
+		/* warn: shown at the default level and at warn, since violation
+		 * reports and load errors come this way */
+		log_msg(LOG_WARN, "%s: %s", r->label, line);
 	}
 	if (f != NULL)
 		fclose(f);
@@ -677,6 +684,11 @@ void worker_spawn(corrald *d, model_version *mv)
 
 void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 {
+	/* A request can time out queued behind slow ones on a worker that
+	 * keeps answering: that worker is slow, not hung, and stays. */
+	int64_t silent = now_ms() - __atomic_load_n(&w->last_answer_ms, __ATOMIC_RELAXED);
+	if (silent < timeout_ms)
+		return;
 	pthread_mutex_lock(&d->lock);
 	if (w->pid > 0 && !w->timed_out) {
 		w->timed_out = true;
@@ -733,7 +745,7 @@ void workers_reap(corrald *d)
 		 * before the worker served is in the plugin's load path. */
 		bool permanent = (WIFEXITED(status) &&
 				     (worker_exit_is_permanent(WEXITSTATUS(status)) ||
-					 WEXITSTATUS(status) == 127)) ||
+					 WEXITSTATUS(status) == WORKER_EXIT_EXEC)) ||
 		    (kind == EXIT_VIOLATION && starting);
 		if (mv->state == VERSION_STOPPED) {
 			/* shutting down: stay stopped */

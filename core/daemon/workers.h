@@ -25,9 +25,9 @@ void workers_tick(corrald *d);
 /* Stop every worker (SIGTERM, then SIGKILL after grace_ms) and wait. */
 void workers_stop_all(corrald *d, int64_t grace_ms);
 
-/* A request on w passed its deadline: the worker is hung or too slow to
- * be trusted with the next one. Kill it; its exit is then classified as a
- * request timeout. Any thread; takes the lock. */
+/* A request on w passed its deadline of timeout_ms. If w has not answered
+ * anything for that long either, it is hung: kill it; its exit is then
+ * classified as a request timeout. Any thread; takes the lock. */
 void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms);
 
 /* Take a reference (lock held) / drop one (lock NOT held). */

@@ -15,6 +15,10 @@ enum worker_exit {
 	WORKER_EXIT_SERVE = 69,   /* the request loop failed */
 	WORKER_EXIT_VIOLATION = 70, /* the seccomp filter trapped a call; the
 				       report pipe names it */
+	/* Set by the daemon's forked child before exec, never by the worker */
+	WORKER_EXIT_SETUP = 126,  /* joining the cgroups or placing the
+				     descriptors failed: may pass, retried */
+	WORKER_EXIT_EXEC = 127,   /* the worker executable could not be run */
 };
 
 /* The descriptor on which a worker finds the write end of its report pipe:

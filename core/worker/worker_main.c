@@ -37,7 +37,7 @@
 #include "worker_exit.h"
 
 #define MAX_PARAMS 64
-#define MAX_RO_PATHS 64
+#define MAX_RO_PATHS 256
 /* The pid the printed policy shows in its "signals only to itself" rule. */
 #define PRINTED_SELF_PID 4242
 
@@ -123,6 +123,8 @@ static void parse_args(int argc, char **argv, struct worker_args *a)
 		default: die(WORKER_EXIT_USAGE, "usage", "unknown option");
 		}
 	}
+	if (a->print_policy != 0 && a->print_policy != 1 && a->print_policy != 2)
+		die(WORKER_EXIT_USAGE, "usage", "--print-policy takes 1 or 2");
 	if (a->print_policy)
 		return;
 	if (!a->plugin || !a->model || !a->dir || !a->url || a->version <= 0)
@@ -228,6 +230,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	static sandbox_report layers;
 	a.sandbox.keep_fd_max = report_fd > STDERR_FILENO ? report_fd : STDERR_FILENO;
+	a.sandbox.parent = (pid_t)a.parent;
 	if (sandbox_enter(&a.sandbox, report_fd, WORKER_EXIT_VIOLATION, &layers, err,
 		sizeof err) != 0)
 		die(WORKER_EXIT_CONFINE, "confinement failed, not serving", err);

@@ -547,6 +547,13 @@ static corral_plugin_error h_load(const corral_host_api *host,
 		return CORRAL_PLUGIN_NO_MEMORY;
 	m->host = host;
 	m->parent = getppid();
+	/* hang_load=1: never finish loading (the worker must still die with
+	 * the daemon) */
+	for (size_t i = 0; i < args->n_params; i++)
+		if (strcmp(args->params[i].key, "hang_load") == 0 &&
+		    strcmp(args->params[i].value, "1") == 0)
+			for (;;)
+				pause();
 	*model = m;
 	return CORRAL_PLUGIN_OK;
 }

@@ -776,6 +776,55 @@ static void check_status(corral_client *c)
 	json_decref(uv);
 }
 
+/* A worker stuck in its plugin's load() (no connection to the daemon yet,
+ * so only the death signal can end it) dies with a SIGKILLed daemon too:
+ * the identity change clears the death signal, which the worker sets again. */
+static void check_hung_load_dies_with_daemon(const char *corrald, const char *so)
+{
+	harness h2;
+	harness_init(&h2);
+	char yaml[700];
+	snprintf(yaml, sizeof yaml, "plugin: %s\nparameters: {hang_load: \"1\"}\n", so);
+	harness_write(&h2, "hang/config.yaml", yaml);
+	harness_write(&h2, "hang/1/README", "never loads\n");
+	h2.no_settle = true;
+	harness_start(&h2, corrald, "worker_start_timeout_ms: 600000\n");
+	/* Wait until the worker is inside load(): past its sandbox, so past
+	 * the identity change. */
+	pid_t pid = 0;
+	long long t0 = harness_now_ms();
+	while (harness_now_ms() - t0 < 10000) {
+		char path[64], buf[4096];
+		if (harness_workers(&h2, &pid, 1) == 1) {
+			snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+			FILE *f = fopen(path, "r");
+			size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+			if (f)
+				fclose(f);
+			buf[n] = '\0';
+			if (strstr(buf, "Seccomp:\t2"))
+				break; /* stage 1 is on: the plugin is loading */
+		}
+		sleep_ms(20);
+	}
+	usleep(200000);
+	long long t1 = harness_now_ms();
+	kill(h2.pid, SIGKILL);
+	waitpid(h2.pid, NULL, 0);
+	h2.pid = 0;
+	while (pid > 0 && !process_gone(pid) && harness_now_ms() - t1 < 1000)
+		sleep_ms(10);
+	bool gone = pid > 0 && process_gone(pid);
+	char outcome[128];
+	snprintf(outcome, sizeof outcome, "worker %d in load(): %s", (int)pid,
+	    gone ? "gone" : "still alive");
+	case_line("hung_load_sigkill", gone, harness_now_ms() - t1, -1, outcome,
+	    "a worker stuck in load() outlived the daemon");
+	if (pid > 0 && !gone)
+		kill(pid, SIGKILL);
+	harness_cleanup(&h2);
+}
+
 /* ---------------------------------------------------------------- main --- */
 
 static void setup_repo(const char *const *so, const char *example_repo)
@@ -926,6 +975,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			check_worker(pids[i]);
 		check_workers_die_with_daemon();
+		check_hung_load_dies_with_daemon(argv[1], so[0]);
 	}
 
 	printf("hostile_test: %d of %d checks passed%s%s\n", cases_passed,

@@ -17,6 +17,8 @@ typedef struct harness {
 	char tcp_url[64];
 	char log[128];      /* the daemon's stderr */
 	pid_t pid;
+	bool no_settle;     /* harness_start returns once the daemon answers,
+			       even with versions still STARTING */
 	uid_t run_as_uid;   /* 0: run corrald as the test's own user */
 	gid_t run_as_gid;
 } harness;

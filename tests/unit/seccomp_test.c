@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -101,10 +102,12 @@ static int stage1_ordinary(void)
 	if (s < 0)
 		return 12;
 	close(s);
-	pid_t pid = fork(); /* loading may still start a helper */
-	if (pid == 0)
-		_exit(0);
-	return pid > 0 && waitpid(pid, NULL, 0) == pid ? 0 : 13;
+	/* but no process: it would outlive the worker */
+	if (fork() != -1 || errno != EPERM)
+		return 13;
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+		return 14;
+	return 0;
 }
 
 static int executes(void)
@@ -112,6 +115,13 @@ static int executes(void)
 	char *const argv[] = {"/bin/true", NULL};
 	execv(argv[0], argv);
 	return 25;
+}
+
+/* Clearing the death signal would let a worker outlive the daemon. */
+static int clears_death_signal(void)
+{
+	prctl(PR_SET_PDEATHSIG, 0);
+	return 27;
 }
 
 static int replaces_sigsys_handler(void)
@@ -174,6 +184,7 @@ int main(void)
 	CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "stage 1 allows ordinary work (status 0x%x)", st);
 	check_reported(in_stage(1, executes), "stage 1 execve", "execve");
 	check_reported(in_stage(1, opens_a_socket), "stage 1 socket(AF_INET)", "socket");
+	check_reported(in_stage(1, clears_death_signal), "stage 1 PR_SET_PDEATHSIG", "prctl");
 	st = in_stage(1, replaces_sigsys_handler);
 	CHECK_MSG(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
 	    "stage 1: replacing the SIGSYS handler kills outright (status 0x%x)", st);

@@ -9,11 +9,15 @@
  *
  * Life of a plugin inside a corral-worker process:
  *
- *   corral_plugin_entry()       once, right after dlopen
- *   load()                      once; NOT yet confined: may open files
+ *   (constructors), corral_plugin_entry()   right after dlopen
+ *   load()                      once; partly confined (docs/security.md):
+ *                               may read its version folder and the system
+ *                               libraries; no writes, no network, no new
+ *                               processes, no execve
  *   describe()                  once, after load
- *   infer()                     many times; CONFINED by seccomp: no file
- *                               opens, no sockets, no new processes
+ *   infer()                     many times; fully confined by the serving
+ *                               seccomp allowlist: file calls fail with
+ *                               EACCES, no sockets, no new processes
  *   unload()                    at most once; the process then exits
  *
  * The plugin is never dlclose'd: a worker that is done with a plugin ends.
@@ -198,7 +202,9 @@ typedef struct corral_plugin {
 	void (*unload)(void *model);
 
 	/* Syscall names (as libseccomp spells them) that infer() needs beyond
-	 * corral's base serving policy, NULL-terminated; NULL for none. */
+	 * corral's base serving policy, NULL-terminated; NULL for none. Names
+	 * the base policy denies, restricts by argument or answers with an
+	 * error are refused, and the worker does not serve (docs/security.md). */
 	const char *const *extra_syscalls;
 	/* --- end of ABI 1.0 --- */
 } corral_plugin;
