@@ -16,7 +16,9 @@ static void status_usage(FILE *f)
 	    "Usage: corral status [--json] [MODEL]\n"
 	    "\n"
 	    "Show, for every served model version (or MODEL's only): its state,\n"
-	    "its worker (pid, uptime, memory), how many workers were started\n"
+	    "requests waiting for a worker, each worker (state, restarts, pid,\n"
+	    "uptime, requests served and outstanding, memory, last exit, next\n"
+	    "restart), how many workers were started\n"
 	    "and how each ended, counted by cause (clean_exit,\n"
 	    "sandbox_violation, out_of_memory, cpu_limit, request_timeout,\n"
 	    "crash, start_failure), the last exit, its limits, and each\n"
@@ -46,12 +48,24 @@ static long long num(const json_t *o, const char *key)
 
 static void print_version(const json_t *v)
 {
-	printf("%s %lld: %s, user %s, %lld started\n", str(v, "name"),
-	    num(v, "version"), str(v, "state"), str(v, "user"), num(v, "starts"));
-	const json_t *w = json_object_get(v, "worker");
-	if (w != NULL)
-		printf("  worker: pid %lld, up %.1f s, memory %lld bytes\n", num(w, "pid"),
-		    num(w, "uptime_ms") / 1000.0, num(w, "memory_bytes"));
+	printf("%s %lld: %s, user %s, %lld started, %lld waiting\n", str(v, "name"),
+	    num(v, "version"), str(v, "state"), str(v, "user"), num(v, "starts"),
+	    num(v, "waiting"));
+	size_t i;
+	const json_t *w;
+	json_array_foreach(json_object_get(v, "workers"), i, w) {
+		printf("  worker %lld: %s, %lld restarts", num(w, "instance"), str(w, "state"),
+		    num(w, "restarts"));
+		if (json_object_get(w, "pid"))
+			printf(", pid %lld, up %.1f s, %lld served, %lld outstanding, memory %lld "
+			       "bytes", num(w, "pid"), num(w, "uptime_ms") / 1000.0,
+			    num(w, "served"), num(w, "outstanding"), num(w, "memory_bytes"));
+		if (json_object_get(w, "restart_in_ms"))
+			printf(", restart in %lld ms", num(w, "restart_in_ms"));
+		printf("\n");
+		if (json_object_get(w, "last_exit"))
+			printf("    last exit: %s\n", str(w, "last_exit"));
+	}
 	const char *key;
 	const json_t *val;
 	printf("  exits:");
@@ -71,7 +85,6 @@ static void print_version(const json_t *v)
 			continue;
 		}
 		printf("  %s:", key); /* extra_syscalls */
-		size_t i;
 		const json_t *e;
 		json_array_foreach(val, i, e)
 			printf(" %s", json_string_value(e));

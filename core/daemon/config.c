@@ -273,18 +273,44 @@ static void model_params(yaml_doc *d, yaml_node_t *root, model_config *c)
 	}
 }
 
+static void model_restart(yaml_doc *d, yaml_node_t *root, restart_policy *r)
+{
+	yaml_node_t *m = ydoc_get(d, root, "restart");
+	if (m == NULL)
+		return;
+	if (m->type != YAML_MAPPING_NODE) {
+		ydoc_fail(d, m, "restart must be a mapping");
+		return;
+	}
+	static const char *const keys[] = {"delay_ms", "max_delay_ms", "healthy_ms",
+	    "intensity", "period_ms", NULL};
+	ydoc_check_keys(d, m, keys);
+	ydoc_i64(d, m, "delay_ms", 0, 3600000, &r->delay_ms);
+	ydoc_i64(d, m, "max_delay_ms", 0, 3600000, &r->max_delay_ms);
+	ydoc_i64(d, m, "healthy_ms", 0, 86400000, &r->healthy_ms);
+	ydoc_i64(d, m, "intensity", 1, CONFIG_MAX_INTENSITY, &r->intensity);
+	ydoc_i64(d, m, "period_ms", 1, 86400000, &r->period_ms);
+	if (!d->failed && r->delay_ms >= 0 && r->max_delay_ms < r->delay_ms)
+		ydoc_fail(d, m, "restart: max_delay_ms must be at least delay_ms");
+}
+
 int model_config_load(model_config *c, const char *path, char *err,
     size_t errlen)
 {
 	memset(c, 0, sizeof *c);
 	c->policy = VERSION_POLICY_LATEST;
 	c->latest = 1;
+	c->instances = 1;
+	c->max_queue = 64;
+	c->retryable = true;
+	c->restart = (restart_policy){.delay_ms = -1, .max_delay_ms = 30000,
+	    .healthy_ms = 30000, .intensity = 5, .period_ms = 60000};
 	yaml_doc d;
 	if (ydoc_load(&d, path, err, errlen) != 0)
 		return -1;
 	static const char *const keys[] = {"plugin", "version_policy",
 	    "request_timeout_ms", "parameters", "user", "read_only_paths", "limits",
-	    NULL};
+	    "instances", "max_queue", "retryable", "restart", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 	ydoc_str(&d, root, "plugin", &c->plugin);
@@ -296,6 +322,10 @@ int model_config_load(model_config *c, const char *path, char *err,
 	ydoc_str(&d, root, "user", &c->user);
 	model_ro_paths(&d, root, c);
 	model_limits(&d, root, &c->limits);
+	ydoc_i64(&d, root, "instances", 1, CONFIG_MAX_INSTANCES, &c->instances);
+	ydoc_i64(&d, root, "max_queue", 0, 1000000, &c->max_queue);
+	ydoc_bool(&d, root, "retryable", &c->retryable);
+	model_restart(&d, root, &c->restart);
 	bool failed = d.failed;
 	ydoc_free(&d);
 	return failed ? -1 : 0;

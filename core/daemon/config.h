@@ -46,6 +46,20 @@ typedef enum version_policy_kind {
 #define CONFIG_MAX_PARAMS 64
 #define CONFIG_MAX_SPECIFIC 64
 #define CONFIG_MAX_RO_PATHS 16
+#define CONFIG_MAX_INSTANCES 16
+#define CONFIG_MAX_INTENSITY 100
+
+/* How a version's workers are restarted (docs/operations.md): after
+ * delay_ms, doubling up to max_delay_ms, with +-20% jitter; back to
+ * delay_ms once a worker has been READY for healthy_ms; and more than
+ * intensity restarts within period_ms make the version FAILED. */
+typedef struct restart_policy {
+	int64_t delay_ms;
+	int64_t max_delay_ms;
+	int64_t healthy_ms;
+	int64_t intensity;
+	int64_t period_ms;
+} restart_policy;
 
 /* Per-worker limits (docs/security.md): cgroup memory, pids and CPU, and
  * the rlimit backstops. 0 means no limit where that is allowed. */
@@ -71,9 +85,15 @@ typedef struct model_config {
 	char *ro_paths[CONFIG_MAX_RO_PATHS]; /* more paths the worker may read */
 	size_t n_ro_paths;
 	worker_limits limits;
+	int64_t instances;          /* workers per version */
+	int64_t max_queue;          /* requests waiting per version */
+	bool retryable;             /* retry once after a worker crash */
+	restart_policy restart;
 } model_config;
 
-/* Read <repository>/<model>/config.yaml. Same error contract as above. */
+/* Read <repository>/<model>/config.yaml. Same error contract as above.
+ * restart.delay_ms is -1 when the model leaves it to the daemon's
+ * restart_delay_ms. */
 int model_config_load(model_config *c, const char *path, char *err,
     size_t errlen);
 void model_config_free(model_config *c);

@@ -182,9 +182,7 @@ int main(int argc, char **argv)
 	    d.as_root ? "on (workers run as unprivileged users)"
 		      : "off (corrald is not root: workers run as its user)",
 	    d.cg.state);
-	for (size_t i = 0; i < d.n_models; i++)
-		for (size_t j = 0; j < d.models[i].n_versions; j++)
-			worker_spawn(&d, &d.models[i].versions[j]);
+	workers_start_all(&d);
 
 	struct timespec tick = {0, SUPERVISOR_TICK_MS * 1000000L};
 	for (;;) {

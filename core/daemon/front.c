@@ -29,10 +29,11 @@ typedef struct front_req {
 	nng_ctx ctx;
 	nng_aio *aio;   /* client side */
 	nng_aio *waio;  /* worker side */
-	nng_aio *naio;  /* naps while waiting for a dead worker's cause: never
-			   waio, since nng 1.5 lets a sleep's "expiry is
-			   success" outlive it and a later receive timeout on
-			   the same aio would then complete as success */
+	nng_aio *naio;  /* naps while waiting for a dead worker's cause or for
+			   a READY worker: never waio, since nng 1.5 lets a
+			   sleep's "expiry is success" outlive it and a later
+			   receive timeout on the same aio would then complete
+			   as success */
 	bool sending;   /* aio carries our reply */
 	nng_msg *msg;   /* the client's request, until the reply replaces it */
 	wire_request req;
@@ -43,6 +44,11 @@ typedef struct front_req {
 	nng_socket wctx_sock;
 	bool wsent;
 	int cause_waits; /* naps taken waiting for a dead worker's cause */
+	bool napping_for_cause; /* else naps wait for a READY worker */
+	bool parked;     /* counted in mv->waiting */
+	bool retried;    /* sent again after its worker crashed */
+	model_version *mv;
+	int64_t model_timeout_ms; /* the model's own deadline, for hang checks */
 	nng_msg *wreply;        /* the worker's reply, until ours is sent */
 	const char *tail;       /* its outputs, appended after r->sb */
 	size_t tail_len;
@@ -243,9 +249,28 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 
 /* The worker-side exchange ended with rv (0: its reply is in waio):
  * answer the client. */
+static void front_dispatch(front_req *r);
+
 static void worker_finish(front_req *r, int rv)
 {
 	corrald *d = r->d;
+	pthread_mutex_lock(&d->lock);
+	r->w->outstanding--;
+	r->w->served += rv == 0;
+	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && !r->retried &&
+	    r->mv->model->cfg.retryable;
+	pthread_mutex_unlock(&d->lock);
+	if (retry) {
+		/* Once, on another READY worker (the dead one is not READY any
+		 * more), within the same deadline. */
+		log_msg(LOG_INFO, "model %s version %lld: retrying a request whose worker "
+		    "ended (%s)", r->model_name, (long long)r->version, r->w->cause);
+		worker_unref(d, r->w);
+		r->w = NULL;
+		r->retried = true;
+		front_dispatch(r);
+		return;
+	}
 	if (rv == 0) {
 		__atomic_store_n(&r->w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
@@ -256,7 +281,7 @@ static void worker_finish(front_req *r, int rv)
 			    "model '%s' version %lld did not answer within %lld ms",
 			    r->model_name, (long long)r->version, (long long)r->timeout_ms);
 			wire_pack_error(&r->pk, r->req.id, CORRAL_E_DEADLINE_EXCEEDED, r->err);
-			worker_kill_hung(d, r->w, r->timeout_ms);
+			worker_kill_hung(d, r->w, r->model_timeout_ms);
 		} else {
 			pthread_mutex_lock(&d->lock);
 			snprintf(r->err, sizeof r->err,
@@ -272,12 +297,17 @@ static void worker_finish(front_req *r, int rv)
 	front_send(r);
 }
 
-/* A nap on naio ended: has the supervisor reaped the worker and said why?
- * The connection error is what we report if it does not in time. */
-static void cause_wait_done(void *arg)
+/* A nap on naio ended: look again for a READY worker, or (after a broken
+ * connection) for the supervisor's word on why the worker died; the
+ * connection error is what we report if it does not come in time. */
+static void nap_done(void *arg)
 {
 	front_req *r = arg;
 	corrald *d = r->d;
+	if (!r->napping_for_cause) {
+		front_dispatch(r);
+		return;
+	}
 	pthread_mutex_lock(&d->lock);
 	bool known = r->w->cause[0] != '\0';
 	pthread_mutex_unlock(&d->lock);
@@ -286,6 +316,7 @@ static void cause_wait_done(void *arg)
 		return;
 	}
 	r->cause_waits = 0;
+	r->napping_for_cause = false;
 	worker_finish(r, NNG_ECONNRESET);
 }
 
@@ -297,6 +328,7 @@ static void worker_done(void *arg)
 		/* The connection broke under a request: the worker is dying.
 		 * Answer once the supervisor has reaped it and knows why. */
 		r->cause_waits = 1;
+		r->napping_for_cause = true;
 		nng_sleep_aio(0, r->naio);
 		return;
 	}
@@ -329,6 +361,45 @@ static int front_worker_ctx(front_req *r)
 	return rv;
 }
 
+/* How often a request waiting for a READY worker looks again. */
+#define DISPATCH_POLL_MS 5
+
+/* The READY worker of mv with the least outstanding work, or NULL. Lock
+ * held. */
+static worker *pick_worker(model_version *mv)
+{
+	worker *best = NULL;
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		worker *w = mv->inst[k].w;
+		if (mv->inst[k].state == VERSION_READY && w != NULL && w->pid > 0 &&
+		    !w->timed_out && (best == NULL || w->outstanding < best->outstanding))
+			best = w;
+	}
+	return best;
+}
+
+/* Requests queued at mv: those waiting for a READY worker, and those sent
+ * to a worker that is busy with another. Lock held. */
+static size_t queue_length(const model_version *mv)
+{
+	size_t n = mv->waiting;
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		const worker *w = mv->inst[k].w;
+		if (w != NULL && w->outstanding > 1)
+			n += (size_t)w->outstanding - 1;
+	}
+	return n;
+}
+
+/* Stop counting r among mv's waiting requests. Lock held. */
+static void unpark(front_req *r)
+{
+	if (r->parked) {
+		r->mv->waiting--;
+		r->parked = false;
+	}
+}
+
 static void front_infer(front_req *r)
 {
 	corrald *d = r->d;
@@ -336,19 +407,74 @@ static void front_infer(front_req *r)
 	pthread_mutex_lock(&d->lock);
 	model_version *mv = models_find(d, r->req.model, r->req.version, &st,
 	    r->err, sizeof r->err);
-	if (mv != NULL && (mv->state != VERSION_READY || mv->w == NULL)) {
-		st = CORRAL_E_UNAVAILABLE;
-		snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
-		    mv->model->name, (long long)mv->version, version_state_name(mv->state),
-		    mv->last_cause[0] ? ": " : "", mv->last_cause);
-	}
-	if (st == CORRAL_OK) {
-		r->w = mv->w;
-		worker_ref(r->w);
+	if (mv != NULL) {
+		r->mv = mv;
 		r->model_name = mv->model->name;
 		r->version = mv->version;
-		r->timeout_ms = mv->model->cfg.request_timeout_ms
+		r->model_timeout_ms = mv->model->cfg.request_timeout_ms
 		    ? mv->model->cfg.request_timeout_ms : d->cfg.request_timeout_ms;
+		/* the client's deadline, capped by the model's */
+		r->timeout_ms = r->req.timeout_ms > 0 && r->req.timeout_ms < r->model_timeout_ms
+		    ? r->req.timeout_ms : r->model_timeout_ms;
+		r->deadline_ms = now_ms() + r->timeout_ms;
+		r->retried = false;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (st != CORRAL_OK) {
+		front_send_error(r, st, r->err);
+		return;
+	}
+	front_dispatch(r);
+}
+
+/*
+ * Send r to the READY worker of its version with the least outstanding
+ * work. With none READY (starting, restarting), r waits, polling, until
+ * one is or its deadline passes; a version that has failed answers
+ * UNAVAILABLE, and one with max_queue requests already queued answers
+ * OVERLOADED.
+ */
+static void front_dispatch(front_req *r)
+{
+	corrald *d = r->d;
+	model_version *mv = r->mv;
+	corral_status st = CORRAL_OK;
+	pthread_mutex_lock(&d->lock);
+	version_state vs = version_state_of(mv);
+	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : pick_worker(mv);
+	size_t limit = (size_t)mv->model->cfg.max_queue;
+	if (vs == VERSION_FAILED || vs == VERSION_STOPPED) {
+		st = CORRAL_E_UNAVAILABLE;
+		snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
+		    mv->model->name, (long long)mv->version, version_state_name(vs),
+		    mv->last_cause[0] ? ": " : "", mv->last_cause);
+	} else if (w == NULL && now_ms() >= r->deadline_ms) {
+		st = CORRAL_E_DEADLINE_EXCEEDED;
+		snprintf(r->err, sizeof r->err,
+		    "no worker of model '%s' version %lld was ready within %lld ms (%s%s%s)",
+		    mv->model->name, (long long)mv->version, (long long)r->timeout_ms,
+		    version_state_name(vs), mv->last_cause[0] ? ": " : "", mv->last_cause);
+	} else if (!r->parked && queue_length(mv) >= limit &&
+		   (w == NULL || w->outstanding > 0)) {
+		st = CORRAL_E_OVERLOADED;
+		snprintf(r->err, sizeof r->err,
+		    "model '%s' version %lld has %zu requests queued (max_queue %zu)",
+		    mv->model->name, (long long)mv->version, queue_length(mv), limit);
+	} else if (w == NULL) {
+		if (!r->parked) {
+			r->parked = true;
+			mv->waiting++;
+		}
+		pthread_mutex_unlock(&d->lock);
+		r->napping_for_cause = false;
+		nng_sleep_aio(DISPATCH_POLL_MS, r->naio);
+		return;
+	}
+	unpark(r);
+	if (st == CORRAL_OK) {
+		r->w = w;
+		worker_ref(w);
+		w->outstanding++;
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (st != CORRAL_OK) {
@@ -367,15 +493,18 @@ static void front_infer(front_req *r)
 	}
 	if (st != CORRAL_OK) {
 		nng_msg_free(wm);
+		pthread_mutex_lock(&d->lock);
+		w->outstanding--;
+		pthread_mutex_unlock(&d->lock);
 		worker_unref(d, r->w);
 		r->w = NULL;
 		front_send_error(r, st, r->err);
 		return;
 	}
+	int64_t left = r->deadline_ms - now_ms();
 	r->wsent = false;
-	r->deadline_ms = now_ms() + r->timeout_ms;
 	nng_aio_set_msg(r->waio, wm);
-	nng_aio_set_timeout(r->waio, (nng_duration)r->timeout_ms);
+	nng_aio_set_timeout(r->waio, (nng_duration)(left > 0 ? left : 1));
 	nng_ctx_send(r->wctx, r->waio);
 }
 
@@ -481,7 +610,7 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		if ((rv = nng_ctx_open(&r->ctx, f->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&r->aio, front_done, r)) != 0 ||
 		    (rv = nng_aio_alloc(&r->waio, worker_done, r)) != 0 ||
-		    (rv = nng_aio_alloc(&r->naio, cause_wait_done, r)) != 0) {
+		    (rv = nng_aio_alloc(&r->naio, nap_done, r)) != 0) {
 			snprintf(err, errlen, "client contexts: %s", nng_strerror(rv));
 			f->n = i + 1;
 			goto fail;

@@ -21,7 +21,7 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 		st = CORRAL_E_UNAVAILABLE;
 		snprintf(err, errlen, "model '%s' version %lld has not been ready yet (%s)",
 		    mv->model->name, (long long)mv->version,
-		    version_state_name(mv->state));
+		    version_state_name(version_state_of(mv)));
 	}
 	if (st != CORRAL_OK) {
 		pthread_mutex_unlock(&d->lock);
@@ -60,7 +60,7 @@ corral_status op_models(corrald *d, const wire_request *req,
 			rc = msgpack_pack_map(pk, has_cause ? 5 : 4) ||
 			    wire_pack_kv_str(pk, "name", m->name) ||
 			    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
-			    wire_pack_kv_str(pk, "state", version_state_name(mv->state)) ||
+			    wire_pack_kv_str(pk, "state", version_state_name(version_state_of(mv))) ||
 			    wire_pack_cstr(pk, "default") ||
 			    (mv == model_default(m) ? msgpack_pack_true(pk)
 						    : msgpack_pack_false(pk)) ||
@@ -74,12 +74,24 @@ corral_status op_models(corrald *d, const wire_request *req,
 corral_status op_health(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen)
 {
-	bool ready = true;
+	/* Ready: every served version (of `model` only, when named) has a
+	 * READY worker. */
+	bool ready = true, found = req->model.len == 0;
 	pthread_mutex_lock(&d->lock);
-	for (size_t i = 0; i < d->n_models; i++)
+	for (size_t i = 0; i < d->n_models; i++) {
+		if (req->model.len != 0 && !wire_str_eq(req->model, d->models[i].name))
+			continue;
+		found = true;
 		for (size_t j = 0; j < d->models[i].n_versions; j++)
-			ready = ready && d->models[i].versions[j].state == VERSION_READY;
+			ready = ready &&
+			    version_state_of(&d->models[i].versions[j]) == VERSION_READY;
+	}
 	pthread_mutex_unlock(&d->lock);
+	if (!found) {
+		snprintf(err, errlen, "no model named '%.*s'",
+		    (int)(req->model.len > 64 ? 64 : req->model.len), req->model.ptr);
+		return CORRAL_E_MODEL_NOT_FOUND;
+	}
 	int rc = msgpack_pack_map(pk, req->id ? 4 : 3) ||
 	    wire_pack_envelope(pk, req->id) || wire_pack_cstr(pk, "live") ||
 	    msgpack_pack_true(pk) || wire_pack_cstr(pk, "ready") ||

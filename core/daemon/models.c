@@ -13,6 +13,21 @@
 
 #define MODEL_MAX_VERSIONS 1024
 
+version_state version_state_of(const model_version *mv)
+{
+	if (mv->failed)
+		return VERSION_FAILED;
+	if (mv->stopped)
+		return VERSION_STOPPED;
+	bool starting = false;
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		if (mv->inst[k].state == VERSION_READY)
+			return VERSION_READY;
+		starting = starting || mv->inst[k].state == VERSION_STARTING;
+	}
+	return starting ? VERSION_STARTING : VERSION_CRASHED;
+}
+
 const char *version_state_name(version_state s)
 {
 	static const char *const names[] = {
@@ -107,7 +122,10 @@ static int model_scan_versions(model *m, const char *dir)
 		snprintf(num, sizeof num, "%lld", (long long)present[i]);
 		mv->model = m;
 		mv->version = present[i];
-		mv->state = VERSION_STARTING;
+		mv->n_inst = (size_t)m->cfg.instances;
+		for (size_t k = 0; k < mv->n_inst; k++)
+			mv->inst[k] = (instance){.index = (int)k, .state = VERSION_STARTING,
+			    .delay_ms = m->cfg.restart.delay_ms};
 		if ((mv->dir = path_join(dir, num)) == NULL)
 			return -1;
 		m->n_versions++;
@@ -146,6 +164,15 @@ static bool model_identity(corrald *d, model *m, char *err, size_t errlen)
 	m->uid = pw->pw_uid;
 	m->gid = pw->pw_gid;
 	return true;
+}
+
+/* A model without its own restart delay takes the daemon's. */
+static void inherit_restart_delay(const corrald *d, model_config *c)
+{
+	if (c->restart.delay_ms < 0)
+		c->restart.delay_ms = d->cfg.restart_delay_ms;
+	if (c->restart.max_delay_ms < c->restart.delay_ms)
+		c->restart.max_delay_ms = c->restart.delay_ms;
 }
 
 static int cmp_model(const void *a, const void *b)
@@ -194,7 +221,10 @@ int models_load(corrald *d, char *err, size_t errlen)
 		model *m = &d->models[d->n_models];
 		memset(m, 0, sizeof *m);
 		char cerr[512];
-		if (model_config_load(&m->cfg, cfgpath, cerr, sizeof cerr) != 0) {
+		bool loaded = model_config_load(&m->cfg, cfgpath, cerr, sizeof cerr) == 0;
+		if (loaded)
+			inherit_restart_delay(d, &m->cfg);
+		if (!loaded) {
 			log_msg(LOG_ERROR, "model %s not served: %s", e->d_name, cerr);
 			model_config_free(&m->cfg);
 		} else if ((m->name = strdup(e->d_name)) == NULL ||

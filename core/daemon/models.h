@@ -19,11 +19,14 @@
 #include "exit_cause.h"
 #include "wire.h"
 
+/* The state of a worker slot (an instance), and of a version as a whole
+ * (version_state_of: READY when any instance is). */
 typedef enum version_state {
 	VERSION_STARTING, /* a worker is loading the model */
 	VERSION_READY,    /* a worker answers requests */
-	VERSION_CRASHED,  /* the worker died; a new one starts soon */
-	VERSION_FAILED,   /* cannot be served (load or confinement error) */
+	VERSION_CRASHED,  /* the worker died; a new one starts after a backoff */
+	VERSION_FAILED,   /* cannot be served: load or confinement error, or
+			     restarting too often (crash loop) */
 	VERSION_STOPPED,  /* the daemon is shutting down */
 } version_state;
 
@@ -37,9 +40,12 @@ typedef struct model model;
  * one. */
 typedef struct corrald corrald;
 
+typedef struct instance instance;
+
 typedef struct worker {
 	corrald *d;
 	model_version *mv;
+	instance *inst;      /* the slot it runs in */
 	pid_t pid;           /* 0 once reaped (lock) */
 	pid_t spawned_pid;   /* set once, right after fork (atomic): whose
 				connection the socket accepts */
@@ -49,6 +55,8 @@ typedef struct worker {
 	bool probe_sent;     /* the probe's send finished; now receiving */
 	int report_fd;       /* read end of the worker's report pipe */
 	int refs;            /* lock */
+	int outstanding;     /* requests sent to it, not yet answered (lock) */
+	uint64_t served;     /* requests it answered (lock) */
 	bool timed_out;      /* killed because a request passed its deadline (lock) */
 	char cause[512];     /* why it ended; set before sock is closed */
 	char sock_dir[PATH_MAX]; /* <worker_dir>/w<seq>, owned by the worker's user */
@@ -59,13 +67,32 @@ typedef struct worker {
 				   a worker that answers is slow, not hung */
 } worker;
 
+/* One of a version's `instances` worker slots: its current process and
+ * its restart schedule. Fields under the lock. */
+struct instance {
+	int index;
+	version_state state;   /* STARTING, READY, CRASHED, FAILED or STOPPED */
+	worker *w;             /* the current process, or NULL */
+	int64_t restart_at_ms; /* when CRASHED: when to start again */
+	int64_t delay_ms;      /* the backoff of the next restart, before jitter */
+	int64_t ready_at_ms;   /* when the current worker became READY */
+	uint64_t restarts;
+	char last_cause[512];  /* why its last worker ended */
+};
+
 struct model_version {
 	model *model;
 	int64_t version;
 	char *dir;
-	version_state state;  /* lock */
-	worker *w;            /* the current worker, or NULL (lock) */
-	int64_t restart_at_ms; /* when CRASHED: when to start again */
+	instance inst[CONFIG_MAX_INSTANCES];
+	size_t n_inst;
+	bool failed;          /* no more restarts: permanent error or crash
+				 loop (lock) */
+	bool stopped;         /* the daemon is shutting down (lock) */
+	int64_t restart_log[CONFIG_MAX_INTENSITY]; /* recent restart times, a
+				 ring for the intensity limit (lock) */
+	size_t restart_log_next;
+	size_t waiting;       /* requests waiting for a READY worker (lock) */
 	char last_cause[512];
 	char *meta;           /* describe reply of the last READY worker */
 	size_t meta_len;
@@ -116,6 +143,11 @@ model_version *models_find(corrald *d, wire_str name, int64_t version,
 
 /* The version served when a request names none. */
 model_version *model_default(model *m);
+
+/* The state of the version as a whole: FAILED or STOPPED when it is, else
+ * READY when any instance is, else STARTING when any is, else CRASHED.
+ * Lock held. */
+version_state version_state_of(const model_version *mv);
 
 /* Milliseconds on the monotonic clock. */
 int64_t now_ms(void);

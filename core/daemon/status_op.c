@@ -43,31 +43,52 @@ static int pack_limits(msgpack_packer *pk, const worker_limits *l)
 	    pack_kv_i64(pk, "open_files", l->open_files);
 }
 
+/* One worker slot: its state, restarts and, when a process runs in it,
+ * that process. */
+static int pack_instance(msgpack_packer *pk, const instance *in, int64_t now)
+{
+	const worker *w = in->w;
+	bool running = w != NULL && w->pid > 0;
+	bool waiting = in->state == VERSION_CRASHED;
+	uint32_t n = 3 + (running ? 5 : 0) + (waiting ? 1 : 0) + (in->last_cause[0] ? 1 : 0);
+	int rc = msgpack_pack_map(pk, n) || pack_kv_i64(pk, "instance", in->index) ||
+	    wire_pack_kv_str(pk, "state", version_state_name(in->state)) ||
+	    pack_kv_i64(pk, "restarts", (int64_t)in->restarts);
+	if (rc == 0 && running)
+		rc = pack_kv_i64(pk, "pid", w->pid) ||
+		    pack_kv_i64(pk, "uptime_ms", now - w->started_ms) ||
+		    pack_kv_i64(pk, "served", (int64_t)w->served) ||
+		    pack_kv_i64(pk, "outstanding", w->outstanding) ||
+		    pack_kv_i64(pk, "memory_bytes", worker_memory(w));
+	if (rc == 0 && waiting)
+		rc = pack_kv_i64(pk, "restart_in_ms",
+		    in->restart_at_ms > now ? in->restart_at_ms - now : 0);
+	if (rc == 0 && in->last_cause[0])
+		rc = wire_pack_kv_str(pk, "last_exit", in->last_cause);
+	return rc;
+}
+
 static int pack_version(msgpack_packer *pk, const corrald *d,
     const model_version *mv, int64_t now)
 {
 	const char *user = !d->as_root ? "(corrald's own)"
 	    : mv->model->cfg.user  ? mv->model->cfg.user
 				   : d->cfg.worker_user;
-	const worker *w = mv->w;
-	bool running = w != NULL && w->pid > 0;
-	uint32_t n = 7 + (running ? 1 : 0) + (mv->last_cause[0] ? 1 : 0) +
-	    (mv->sandbox ? 1 : 0);
+	uint32_t n = 9 + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
 	int rc = msgpack_pack_map(pk, n) || wire_pack_kv_str(pk, "name", mv->model->name) ||
 	    pack_kv_i64(pk, "version", mv->version) ||
-	    wire_pack_kv_str(pk, "state", version_state_name(mv->state)) ||
+	    wire_pack_kv_str(pk, "state", version_state_name(version_state_of(mv))) ||
 	    wire_pack_kv_str(pk, "user", user) ||
 	    pack_kv_i64(pk, "starts", (int64_t)mv->starts) ||
+	    pack_kv_i64(pk, "waiting", (int64_t)mv->waiting) ||
 	    wire_pack_cstr(pk, "exits") || msgpack_pack_map(pk, EXIT_N_CAUSES);
 	for (int c = 0; rc == 0 && c < EXIT_N_CAUSES; c++)
 		rc = pack_kv_i64(pk, exit_cause_name(c), (int64_t)mv->exits[c]);
 	if (rc == 0)
-		rc = pack_limits(pk, &mv->model->cfg.limits);
-	if (rc == 0 && running)
-		rc = wire_pack_cstr(pk, "worker") || msgpack_pack_map(pk, 3) ||
-		    pack_kv_i64(pk, "pid", w->pid) ||
-		    pack_kv_i64(pk, "uptime_ms", now - w->started_ms) ||
-		    pack_kv_i64(pk, "memory_bytes", worker_memory(w));
+		rc = pack_limits(pk, &mv->model->cfg.limits) ||
+		    wire_pack_cstr(pk, "workers") || msgpack_pack_array(pk, mv->n_inst);
+	for (size_t k = 0; rc == 0 && k < mv->n_inst; k++)
+		rc = pack_instance(pk, &mv->inst[k], now);
 	if (rc == 0 && mv->last_cause[0])
 		rc = wire_pack_kv_str(pk, "last_exit", mv->last_cause);
 	/* The worker's own map of layers, as it sent it at READY. */

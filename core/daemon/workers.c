@@ -187,21 +187,24 @@ static void probe_done(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	model_version *mv = w->mv;
+	instance *in = w->inst;
 	char *old = NULL, *old_layers = NULL;
 	/* READY only from STARTING: a version stopped meanwhile stays so. */
-	if (mv->w == w && meta != NULL && mv->state == VERSION_STARTING) {
+	if (in->w == w && meta != NULL && in->state == VERSION_STARTING &&
+	    !mv->stopped && !mv->failed) {
 		old = mv->meta;
 		mv->meta = meta;
 		mv->meta_len = meta_len;
 		old_layers = mv->sandbox;
 		mv->sandbox = layers;
 		mv->sandbox_len = layers_len;
-		mv->state = VERSION_READY;
-		__atomic_store_n(&w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
+		in->state = VERSION_READY;
+		in->ready_at_ms = now_ms();
+		__atomic_store_n(&w->last_answer_ms, in->ready_at_ms, __ATOMIC_RELAXED);
 		meta = layers = NULL;
-		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d)",
-		    mv->model->name, (long long)mv->version, (int)w->pid);
-	} else if (mv->w == w && w->pid > 0 && meta == NULL) {
+		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d, instance %d)",
+		    mv->model->name, (long long)mv->version, (int)w->pid, in->index);
+	} else if (in->w == w && w->pid > 0 && meta == NULL) {
 		snprintf(w->cause, sizeof w->cause, "did not become ready: %s",
 		    rv ? nng_strerror(rv) : "bad describe reply");
 		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d %s; killing it",
@@ -547,9 +550,63 @@ static void worker_discard(worker *w)
 	free(w);
 }
 
-/* A worker could not be started: try again after the restart delay, as
- * after a crash (the cause may be passing, e.g. no memory or fds). */
-static void spawn_failed(corrald *d, model_version *mv, worker *w, const char *why)
+/* ------------------------------------------------------------ restarts --- */
+
+/* No more restarts for mv: kill its other workers (reaped as FAILED).
+ * Lock held. */
+static void fail_version(model_version *mv, const char *why)
+{
+	mv->failed = true;
+	log_msg(LOG_ERROR, "model %s version %lld: FAILED: %s; not restarting",
+	    mv->model->name, (long long)mv->version, why);
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		instance *in = &mv->inst[k];
+		if (in->w != NULL && in->w->pid > 0)
+			kill(in->w->pid, SIGKILL);
+		else
+			in->state = VERSION_FAILED;
+	}
+}
+
+/*
+ * in's worker is gone: schedule the next start after its backoff (with
+ * +-20% jitter), and double the backoff for the time after, up to its
+ * maximum; a worker that had been READY for healthy_ms starts again from
+ * the base delay. Past the restart intensity (more than `intensity`
+ * restarts of the version's workers within period_ms), the version fails
+ * instead. Lock held.
+ */
+static void schedule_restart(model_version *mv, instance *in, int64_t now)
+{
+	const restart_policy *p = &mv->model->cfg.restart;
+	size_t ring = (size_t)p->intensity;
+	int64_t oldest = mv->restart_log[mv->restart_log_next % ring];
+	if (oldest != 0 && now - oldest < p->period_ms) {
+		char why[160];
+		snprintf(why, sizeof why, "crash loop: %lld restarts within %lld ms",
+		    (long long)p->intensity, (long long)p->period_ms);
+		in->state = VERSION_FAILED;
+		fail_version(mv, why);
+		return;
+	}
+	mv->restart_log[mv->restart_log_next++ % ring] = now;
+	if (in->ready_at_ms != 0 && now - in->ready_at_ms >= p->healthy_ms)
+		in->delay_ms = p->delay_ms;
+	int64_t delay = in->delay_ms * (80 + random() % 41) / 100;
+	in->restart_at_ms = now + delay;
+	in->delay_ms = in->delay_ms * 2 > p->max_delay_ms ? p->max_delay_ms : in->delay_ms * 2;
+	in->ready_at_ms = 0;
+	in->restarts++;
+	in->state = VERSION_CRASHED;
+	log_msg(LOG_WARN, "model %s version %lld instance %d: restart %llu in %lld ms",
+	    mv->model->name, (long long)mv->version, in->index,
+	    (unsigned long long)in->restarts, (long long)delay);
+}
+
+/* A worker could not be started: try again after the backoff, as after a
+ * crash (the cause may be passing, e.g. no memory or fds). */
+static void spawn_failed(corrald *d, instance *in, model_version *mv, worker *w,
+    const char *why)
 {
 	log_msg(LOG_ERROR, "model %s version %lld: cannot start a worker: %s",
 	    mv->model->name, (long long)mv->version, why);
@@ -557,8 +614,8 @@ static void spawn_failed(corrald *d, model_version *mv, worker *w, const char *w
 		worker_discard(w);
 	pthread_mutex_lock(&d->lock);
 	snprintf(mv->last_cause, sizeof mv->last_cause, "cannot start a worker: %s", why);
-	mv->state = VERSION_CRASHED;
-	mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
+	in->w = NULL;
+	schedule_restart(mv, in, now_ms());
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -577,18 +634,19 @@ static int make_sock_dir(corrald *d, worker *w)
 	return 0;
 }
 
-void worker_spawn(corrald *d, model_version *mv)
+void worker_spawn(corrald *d, model_version *mv, instance *in)
 {
 	worker *w = calloc(1, sizeof *w);
 	if (w == NULL) {
-		spawn_failed(d, mv, NULL, "out of memory");
+		spawn_failed(d, in, mv, NULL, "out of memory");
 		return;
 	}
 	model *m = mv->model;
 	unsigned long long seq = ++d->spawn_seq;
 	w->d = d;
 	w->mv = mv;
-	w->refs = 1; /* the version's */
+	w->inst = in;
+	w->refs = 1; /* the instance's */
 	w->report_fd = -1;
 	for (int c = 0; c < CG_N; c++)
 		w->cg.procs_fd[c] = -1;
@@ -599,13 +657,13 @@ void worker_spawn(corrald *d, model_version *mv)
 	if (make_sock_dir(d, w) != 0) {
 		w->sock_dir[0] = '\0';
 		free(w);
-		spawn_failed(d, mv, NULL, strerror(errno));
+		spawn_failed(d, in, mv, NULL, strerror(errno));
 		return;
 	}
 	if ((rv = nng_req0_open(&w->sock)) != 0) {
 		remove_sock_dir(w);
 		free(w);
-		spawn_failed(d, mv, NULL, nng_strerror(rv));
+		spawn_failed(d, in, mv, NULL, nng_strerror(rv));
 		return;
 	}
 	if ((rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_PRE, pipe_admit, w)) ||
@@ -613,23 +671,23 @@ void worker_spawn(corrald *d, model_version *mv)
 	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ,
 		 (size_t)d->cfg.max_response_bytes)) ||
 	    (rv = nng_listen(w->sock, w->sock_url, NULL, 0))) {
-		spawn_failed(d, mv, w, nng_strerror(rv));
+		spawn_failed(d, in, mv, w, nng_strerror(rv));
 		return;
 	}
 	if (d->as_root && chown(w->sock_url + 6, m->uid, m->gid) != 0) {
-		spawn_failed(d, mv, w, strerror(errno));
+		spawn_failed(d, in, mv, w, strerror(errno));
 		return;
 	}
 	char err[256];
 	if (cgroup_create(&d->cg, seq, &m->cfg.limits, &w->cg, err, sizeof err) != 0) {
-		spawn_failed(d, mv, w, err);
+		spawn_failed(d, in, mv, w, err);
 		return;
 	}
 
 	static arg_list args; /* supervisor thread only */
 	build_args(d, mv, w, &args);
 	if (args.overflow) {
-		spawn_failed(d, mv, w, "the worker's argument list is too long");
+		spawn_failed(d, in, mv, w, "the worker's argument list is too long");
 		return;
 	}
 	char *env[8];
@@ -640,14 +698,14 @@ void worker_spawn(corrald *d, model_version *mv)
 	if (fds.null_rd < 0 || pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
 		if (fds.null_rd >= 0)
 			close(fds.null_rd);
-		spawn_failed(d, mv, w, strerror(errno));
+		spawn_failed(d, in, mv, w, strerror(errno));
 		return;
 	}
 	w->report_fd = report[0];
 	if (pipe2(errp, O_CLOEXEC) != 0) {
 		close(fds.null_rd);
 		close(report[1]);
-		spawn_failed(d, mv, w, strerror(errno));
+		spawn_failed(d, in, mv, w, strerror(errno));
 		return;
 	}
 	fds.err_wr = errp[1];
@@ -663,19 +721,19 @@ void worker_spawn(corrald *d, model_version *mv)
 	cgroup_close_fds(&w->cg);
 	if (pid < 0) {
 		close(errp[0]);
-		spawn_failed(d, mv, w, strerror(fork_errno));
+		spawn_failed(d, in, mv, w, strerror(fork_errno));
 		return;
 	}
 	start_relay(errp[0], mv, pid);
 	pthread_mutex_lock(&d->lock);
 	w->pid = pid;
 	w->started_ms = now_ms();
-	mv->w = w;
-	mv->state = VERSION_STARTING;
+	in->w = w;
+	in->state = VERSION_STARTING;
 	mv->starts++;
 	pthread_mutex_unlock(&d->lock);
-	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (%s)",
-	    m->name, (long long)mv->version, (int)pid, m->plugin_path);
+	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (instance %d, %s)",
+	    m->name, (long long)mv->version, (int)pid, in->index, m->plugin_path);
 	if ((rv = probe_start(d, w)) != 0) {
 		log_msg(LOG_ERROR, "worker probe: %s", nng_strerror(rv));
 		kill(pid, SIGKILL);
@@ -706,9 +764,12 @@ static worker *find_worker_locked(corrald *d, pid_t pid)
 {
 	for (size_t i = 0; i < d->n_models; i++)
 		for (size_t j = 0; j < d->models[i].n_versions; j++) {
-			worker *w = d->models[i].versions[j].w;
-			if (w != NULL && w->pid == pid)
-				return w;
+			model_version *mv = &d->models[i].versions[j];
+			for (size_t k = 0; k < mv->n_inst; k++) {
+				worker *w = mv->inst[k].w;
+				if (w != NULL && w->pid == pid)
+					return w;
+			}
 		}
 	return NULL;
 }
@@ -725,40 +786,44 @@ void workers_reap(corrald *d)
 			continue;
 		}
 		model_version *mv = w->mv;
+		instance *in = w->inst;
 		char report[400], cause[sizeof w->cause];
 		read_report(w, report, sizeof report);
 		exit_facts facts = {
 		    .status = status, .killed_for_timeout = w->timed_out,
-		    .stopped_by_daemon = mv->state == VERSION_STOPPED,
+		    .stopped_by_daemon = mv->stopped,
 		    .oom_killed = cgroup_oom_killed(&w->cg), .report = report};
 		exit_cause kind = exit_classify(&facts, cause, sizeof cause);
-		bool starting = mv->state == VERSION_STARTING;
+		bool starting = in->state == VERSION_STARTING;
 		if (w->cause[0] != '\0') /* the probe already said why */
 			kind = EXIT_START_FAILURE;
 		else
 			memcpy(w->cause, cause, sizeof cause);
 		mv->exits[kind]++;
 		snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
+		snprintf(in->last_cause, sizeof in->last_cause, "%s", w->cause);
 		w->pid = 0;
-		mv->w = NULL;
+		in->w = NULL;
 		/* Permanent: restarting would fail the same way. A violation
 		 * before the worker served is in the plugin's load path. */
 		bool permanent = (WIFEXITED(status) &&
 				     (worker_exit_is_permanent(WEXITSTATUS(status)) ||
 					 WEXITSTATUS(status) == WORKER_EXIT_EXEC)) ||
 		    (kind == EXIT_VIOLATION && starting);
-		if (mv->state == VERSION_STOPPED) {
-			/* shutting down: stay stopped */
+		log_msg(mv->stopped ? LOG_INFO : LOG_ERROR,
+		    "model %s version %lld: worker pid %d (instance %d) ended (%s: %s)",
+		    mv->model->name, (long long)mv->version, (int)pid, in->index,
+		    exit_cause_name(kind), w->cause);
+		if (mv->stopped) {
+			in->state = VERSION_STOPPED;
+		} else if (mv->failed) {
+			in->state = VERSION_FAILED;
 		} else if (permanent) {
-			mv->state = VERSION_FAILED;
+			in->state = VERSION_FAILED;
+			fail_version(mv, w->cause);
 		} else {
-			mv->state = VERSION_CRASHED;
-			mv->restart_at_ms = now_ms() + d->cfg.restart_delay_ms;
+			schedule_restart(mv, in, now_ms());
 		}
-		log_msg(mv->state == VERSION_STOPPED ? LOG_INFO : LOG_ERROR,
-		    "model %s version %lld: worker pid %d ended (%s: %s); now %s",
-		    mv->model->name, (long long)mv->version, (int)pid,
-		    exit_cause_name(kind), w->cause, version_state_name(mv->state));
 		pthread_mutex_unlock(&d->lock);
 
 		nng_close(w->sock); /* fails its requests in flight */
@@ -774,25 +839,41 @@ void workers_tick(corrald *d)
 	for (size_t i = 0; i < d->n_models; i++)
 		for (size_t j = 0; j < d->models[i].n_versions; j++) {
 			model_version *mv = &d->models[i].versions[j];
-			pthread_mutex_lock(&d->lock);
-			bool due = mv->state == VERSION_CRASHED && mv->restart_at_ms <= now;
-			pthread_mutex_unlock(&d->lock);
-			if (due)
-				worker_spawn(d, mv);
+			for (size_t k = 0; k < mv->n_inst; k++) {
+				instance *in = &mv->inst[k];
+				pthread_mutex_lock(&d->lock);
+				bool due = in->state == VERSION_CRASHED && !mv->failed &&
+				    !mv->stopped && in->restart_at_ms <= now;
+				pthread_mutex_unlock(&d->lock);
+				if (due)
+					worker_spawn(d, mv, in);
+			}
+		}
+}
+
+void workers_start_all(corrald *d)
+{
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i].n_versions; j++) {
+			model_version *mv = &d->models[i].versions[j];
+			for (size_t k = 0; k < mv->n_inst; k++)
+				worker_spawn(d, mv, &mv->inst[k]);
 		}
 }
 
 void workers_stop_all(corrald *d, int64_t grace_ms)
 {
 	pthread_mutex_lock(&d->lock);
-	size_t running = 0;
 	for (size_t i = 0; i < d->n_models; i++)
 		for (size_t j = 0; j < d->models[i].n_versions; j++) {
 			model_version *mv = &d->models[i].versions[j];
-			mv->state = VERSION_STOPPED;
-			if (mv->w != NULL && mv->w->pid > 0) {
-				kill(mv->w->pid, SIGTERM);
-				running++;
+			mv->stopped = true;
+			for (size_t k = 0; k < mv->n_inst; k++) {
+				worker *w = mv->inst[k].w;
+				if (w != NULL && w->pid > 0)
+					kill(w->pid, SIGTERM);
+				else
+					mv->inst[k].state = VERSION_STOPPED;
 			}
 		}
 	pthread_mutex_unlock(&d->lock);
@@ -802,15 +883,18 @@ void workers_stop_all(corrald *d, int64_t grace_ms)
 	for (;;) {
 		workers_reap(d);
 		pthread_mutex_lock(&d->lock);
-		running = 0;
+		size_t running = 0;
 		for (size_t i = 0; i < d->n_models; i++)
 			for (size_t j = 0; j < d->models[i].n_versions; j++) {
-				worker *w = d->models[i].versions[j].w;
-				if (w == NULL)
-					continue;
-				running++;
-				if (!killed && now_ms() >= deadline)
-					kill(w->pid, SIGKILL);
+				model_version *mv = &d->models[i].versions[j];
+				for (size_t k = 0; k < mv->n_inst; k++) {
+					worker *w = mv->inst[k].w;
+					if (w == NULL)
+						continue;
+					running++;
+					if (!killed && now_ms() >= deadline)
+						kill(w->pid, SIGKILL);
+				}
 			}
 		pthread_mutex_unlock(&d->lock);
 		if (running == 0)

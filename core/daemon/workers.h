@@ -10,13 +10,18 @@
 
 #include "models.h"
 
-/* Start a worker for mv (state STARTING until its describe reply comes
- * back). On failure mv becomes CRASHED and is retried later. */
-void worker_spawn(corrald *d, model_version *mv);
+/* Start a worker in mv's slot `in` (STARTING until its describe reply
+ * comes back). On failure the slot is CRASHED and retried after its
+ * backoff. */
+void worker_spawn(corrald *d, model_version *mv, instance *in);
 
-/* Collect every exited child and update its version: FAILED for a
- * permanent failure, else CRASHED with a restart scheduled. Requests in
- * flight on it fail with WORKER_CRASHED naming the cause. */
+/* Start every instance of every version (at daemon start). */
+void workers_start_all(corrald *d);
+
+/* Collect every exited child and update its slot: FAILED (and the whole
+ * version) for a permanent failure or past the restart intensity, else
+ * CRASHED with a restart scheduled after a backoff. Requests in flight on
+ * it fail with WORKER_CRASHED naming the cause, or are retried. */
 void workers_reap(corrald *d);
 
 /* Start workers whose restart time has come. */

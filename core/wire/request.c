@@ -135,13 +135,17 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 		 &req->parameters, err, errlen)))
 		return st;
 
-	const msgpack_object *ver = wire_map_get(root, "version");
-	if (ver != NULL && ver->type != MSGPACK_OBJECT_NIL) {
-		if (ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    ver->via.u64 > INT64_MAX)
+	/* version 0 means the default version; a deadline of 0 means none */
+	static const char *const ints[] = {"version", "timeout_ms"};
+	int64_t *dst[] = {&req->version, &req->timeout_ms};
+	for (size_t i = 0; i < 2; i++) {
+		const msgpack_object *o = wire_map_get(root, ints[i]);
+		if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+			continue;
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > INT64_MAX)
 			return request_fail(err, errlen, CORRAL_E_INVALID_ARGUMENT,
-			    "field '%s' must be a positive integer", "version");
-		req->version = (int64_t)ver->via.u64;
+			    "field '%s' must be a positive integer", ints[i]);
+		*dst[i] = (int64_t)o->via.u64;
 	}
 	return CORRAL_OK;
 }

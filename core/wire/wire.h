@@ -64,6 +64,7 @@ typedef struct wire_request {
 	wire_str op;
 	wire_str model;                   /* len 0 when absent */
 	int64_t version;                  /* 0 when absent (= default) */
+	int64_t timeout_ms;               /* the client's deadline; 0 when absent */
 	wire_str token;                   /* len 0 when absent */
 	const msgpack_object *inputs;     /* array, or NULL */
 	const msgpack_object *outputs;    /* array, or NULL */
@@ -72,8 +73,8 @@ typedef struct wire_request {
 
 /*
  * Parse the message in buf[0..len) as a request envelope: a single map with
- * `v` == 1 and a string `op`; `model`, `version`, `token`, `inputs`,
- * `outputs`, `parameters` are type-checked when present. Unknown fields are
+ * `v` == 1 and a string `op`; `model`, `version`, `timeout_ms`, `token`,
+ * `inputs`, `outputs`, `parameters` are type-checked when present. Unknown fields are
  * ignored. On error returns the status and writes a message into err; the
  * request must still be passed to wire_request_fini. The `id` is available
  * whenever the envelope was a map, even on error, so it can be echoed.

@@ -837,6 +837,10 @@ static void setup_repo(const char *const *so, const char *example_repo)
 	snprintf(yaml, sizeof yaml,
 	    "plugin: %s\n"
 	    "request_timeout_ms: 2000\n"
+	    /* every case is its own crash, reported as it happened; quick
+	     * restarts, many of them */
+	    "retryable: false\n"
+	    "restart: {delay_ms: 50, max_delay_ms: 100, intensity: 100, period_ms: 60000}\n"
 	    "limits:\n"
 	    "  memory_bytes: 268435456\n"
 	    "  pids: %d\n"
@@ -847,6 +851,7 @@ static void setup_repo(const char *const *so, const char *example_repo)
 	snprintf(yaml, sizeof yaml,
 	    "plugin: %s\n"
 	    "request_timeout_ms: 30000\n"
+	    "retryable: false\n"
 	    "limits: {cpu_seconds: 1}\n", so[0]);
 	harness_write(&h, "hostile_cpu/config.yaml", yaml);
 	harness_write(&h, "hostile_cpu/1/README", "no files needed\n");

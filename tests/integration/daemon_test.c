@@ -78,7 +78,12 @@ static void setup_repo(const char *example_repo)
 	harness_link(&h, "iris/2", target);
 
 	snprintf(yaml, sizeof yaml,
-	    "plugin: %s\nrequest_timeout_ms: 1500\nparameters:\n  threads: 3\n", misbehave_so);
+	    "plugin: %s\nrequest_timeout_ms: 1500\nparameters:\n  threads: 3\n"
+	    /* crashes on purpose, many times: each reported as it happened,
+	     * each followed by a quick restart */
+	    "retryable: false\n"
+	    "restart: {delay_ms: 50, max_delay_ms: 100, intensity: 100, period_ms: 60000}\n",
+	    misbehave_so);
 	harness_write(&h, "misbehave/config.yaml", yaml);
 	harness_write(&h, "misbehave/1/README", "no files needed\n");
 

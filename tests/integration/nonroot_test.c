@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	CHECK_MSG(strncmp(layer(v, "landlock"), "on", 2) == 0, "landlock: %s", layer(v, "landlock"));
 	CHECK_MSG(strncmp(layer(v, "seccomp"), "on", 2) == 0, "seccomp: %s", layer(v, "seccomp"));
 	pid_t pid = (pid_t)json_integer_value(
-	    json_object_get(json_object_get(v, "worker"), "pid"));
+	    json_object_get(json_array_get(json_object_get(v, "workers"), 0), "pid"));
 	char uid_line[64];
 	snprintf(uid_line, sizeof uid_line, "Uid:\t%u\t", (unsigned)pw->pw_uid);
 	CHECK_MSG(pid > 0 && proc_status_has(pid, uid_line) &&
