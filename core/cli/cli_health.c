@@ -9,10 +9,10 @@
 static void health_usage(FILE *f)
 {
 	fputs(
-	    "Usage: corral health\n"
+	    "Usage: corral health [MODEL]\n"
 	    "\n"
 	    "Print whether the daemon is live (it answers) and ready (every\n"
-	    "model version it serves has a READY worker):\n"
+	    "model version it serves, or MODEL's only, has a READY worker):\n"
 	    "  live: true|false\n"
 	    "  ready: true|false\n"
 	    "\n"
@@ -48,13 +48,14 @@ int cli_health(cli_ctx *ctx, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
+	if (argc - optind > 1)
 		return cli_usage_error("health", "unexpected argument '%s'",
-		    argv[optind]);
+		    argv[optind + 1]);
+	const char *model = optind < argc ? argv[optind] : NULL;
 
 	rc = cli_connect(ctx, &c);
 	if (rc == CLI_EXIT_OK) {
-		st = corral_health(c, &live, &ready, &err);
+		st = corral_model_health(c, model, &live, &ready, &err);
 		if (st != CORRAL_OK) {
 			/* No answer: not live, whatever the call left. */
 			rc = cli_status_error(st, &err);

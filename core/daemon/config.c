@@ -48,6 +48,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->worker_start_timeout_ms = 60000;
 	c->restart_delay_ms = 500;
 	c->concurrency = 64;
+	c->shutdown_grace_ms = 10000;
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -60,7 +61,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "runtime_dir", "plugin_dir", "log_level", "max_request_bytes",
 	    "max_response_bytes", "request_timeout_ms",
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
-	    "worker_user", "cgroup_name", NULL};
+	    "worker_user", "cgroup_name", "shutdown_grace_ms", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -94,6 +95,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_i64(&d, root, "restart_delay_ms", 0, 3600000, &c->restart_delay_ms);
 	ydoc_i64(&d, root, "concurrency", 1, 4096, &c->concurrency);
 	ydoc_str(&d, root, "worker_user", &c->worker_user);
+	ydoc_i64(&d, root, "shutdown_grace_ms", 0, 3600000, &c->shutdown_grace_ms);
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
 	if (!d.failed && (strchr(c->cgroup_name, '/') || c->cgroup_name[0] == '.' ||
 			     c->cgroup_name[0] == '\0'))

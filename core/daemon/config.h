@@ -28,6 +28,7 @@ typedef struct daemon_config {
 	int64_t concurrency;
 	char *worker_user;               /* workers' user when run as root */
 	char *cgroup_name;               /* the daemon's cgroup subtree */
+	int64_t shutdown_grace_ms;       /* drain time on SIGTERM */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

@@ -184,15 +184,31 @@ int main(int argc, char **argv)
 	    d.cg.state);
 	workers_start_all(&d);
 
+	/* Serve until SIGTERM or SIGINT; then drain: no new requests, the ones
+	 * received finish (their workers still supervised) until none is
+	 * left, shutdown_grace_ms pass, or a second signal comes. */
 	struct timespec tick = {0, SUPERVISOR_TICK_MS * 1000000L};
+	int64_t drain_until = 0;
 	for (;;) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_msg(LOG_INFO, "signal %d: stopping", sig);
+		if ((sig == SIGTERM || sig == SIGINT) && drain_until != 0) {
+			log_msg(LOG_WARN, "signal %d again: stopping now", sig);
 			break;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "signal %d: draining (%d requests in progress, up to "
+			    "%lld ms)", sig, front_busy(f), (long long)d.cfg.shutdown_grace_ms);
+			front_drain(f);
+			drain_until = now_ms() + d.cfg.shutdown_grace_ms;
 		}
 		workers_reap(&d);
 		workers_tick(&d);
+		if (drain_until != 0 && (front_busy(f) == 0 || now_ms() >= drain_until)) {
+			if (front_busy(f) != 0)
+				log_msg(LOG_WARN, "drain: %d requests still in progress; stopping",
+				    front_busy(f));
+			break;
+		}
 	}
 	rc = 0;
 out:

@@ -26,6 +26,7 @@
 
 typedef struct front_req {
 	corrald *d;
+	struct front *f;
 	nng_ctx ctx;
 	nng_aio *aio;   /* client side */
 	nng_aio *waio;  /* worker side */
@@ -64,8 +65,12 @@ typedef struct front_req {
 struct front {
 	corrald *d;
 	nng_socket sock;
+	nng_listener listeners[CONFIG_MAX_LISTEN];
+	size_t n_listeners;
 	front_req *reqs;
 	size_t n;
+	bool draining; /* atomic: new requests are refused */
+	int busy;      /* atomic: requests received and not yet answered */
 };
 
 static void front_recv(front_req *r)
@@ -91,6 +96,7 @@ static void front_send(front_req *r)
 	if (rv != 0) {
 		nng_msg_free(r->msg);
 		r->msg = NULL;
+		__atomic_sub_fetch(&r->f->busy, 1, __ATOMIC_RELAXED);
 		front_recv(r);
 		return;
 	}
@@ -565,11 +571,18 @@ static void front_done(void *arg)
 	int rv = nng_aio_result(r->aio);
 	if (r->sending) {
 		r->sending = false;
+		__atomic_sub_fetch(&r->f->busy, 1, __ATOMIC_RELAXED);
 		if (rv != 0)
 			nng_msg_free(nng_aio_get_msg(r->aio));
 	} else if (rv == 0) {
 		r->msg = nng_aio_get_msg(r->aio);
-		front_handle(r);
+		__atomic_add_fetch(&r->f->busy, 1, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&r->f->draining, __ATOMIC_RELAXED))
+			front_send_error(r, CORRAL_E_UNAVAILABLE,
+			    "corrald is shutting down: it finishes the requests it has "
+			    "and takes no new ones");
+		else
+			front_handle(r);
 		return;
 	}
 	/* Closed or stopped: the daemon is shutting down; do not re-arm. */
@@ -597,14 +610,17 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		snprintf(err, errlen, "client socket: %s", nng_strerror(rv));
 		goto fail;
 	}
-	for (size_t i = 0; i < d->cfg.n_listen; i++)
-		if ((rv = nng_listen(f->sock, d->cfg.listen[i], NULL, 0)) != 0) {
+	for (size_t i = 0; i < d->cfg.n_listen; i++) {
+		if ((rv = nng_listen(f->sock, d->cfg.listen[i], &f->listeners[i], 0)) != 0) {
 			snprintf(err, errlen, "listen %s: %s", d->cfg.listen[i], nng_strerror(rv));
 			goto fail;
 		}
+		f->n_listeners = i + 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		front_req *r = &f->reqs[i];
 		r->d = d;
+		r->f = f;
 		msgpack_sbuffer_init(&r->sb);
 		msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
 		if ((rv = nng_ctx_open(&r->ctx, f->sock)) != 0 ||
@@ -623,6 +639,18 @@ front *front_start(corrald *d, char *err, size_t errlen)
 fail:
 	front_stop(f);
 	return NULL;
+}
+
+void front_drain(front *f)
+{
+	__atomic_store_n(&f->draining, true, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < f->n_listeners; i++)
+		nng_listener_close(f->listeners[i]);
+}
+
+int front_busy(front *f)
+{
+	return __atomic_load_n(&f->busy, __ATOMIC_RELAXED);
 }
 
 void front_stop(front *f)

@@ -2,8 +2,8 @@
  * front.h - the client-facing REP socket: a fixed pool of nng contexts
  * (`concurrency`), each carrying one request at a time through a small
  * state machine. A slow model holds only the contexts of its own requests,
- * so it does not block other models while contexts remain; per-version
- * queue limits are a later step.
+ * so it does not block other models while contexts remain. Requests wait
+ * per version for a READY worker, up to the model's max_queue.
  */
 #ifndef CORRAL_FRONT_H
 #define CORRAL_FRONT_H
@@ -16,8 +16,16 @@ typedef struct front front;
  * Returns NULL with the reason in err. */
 front *front_start(corrald *d, char *err, size_t errlen);
 
-/* Stop accepting, abort requests in flight and free everything. Called on
- * the supervisor thread while workers are still running. */
+/* Begin a graceful shutdown: close the listeners (no new connections) and
+ * answer new requests on open ones UNAVAILABLE; requests already received
+ * go on. Supervisor thread. */
+void front_drain(front *f);
+
+/* Requests received and not yet answered. Any thread. */
+int front_busy(front *f);
+
+/* Abort requests in flight and free everything. Called on the supervisor
+ * thread while workers are still running. */
 void front_stop(front *f);
 
 #endif

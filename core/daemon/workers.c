@@ -557,6 +557,11 @@ static void worker_discard(worker *w)
 static void fail_version(model_version *mv, const char *why)
 {
 	mv->failed = true;
+	if (why != mv->last_cause) {
+		char last[sizeof mv->last_cause];
+		snprintf(last, sizeof last, "%s", mv->last_cause);
+		snprintf(mv->last_cause, sizeof mv->last_cause, "%s (last exit: %.300s)", why, last);
+	}
 	log_msg(LOG_ERROR, "model %s version %lld: FAILED: %s; not restarting",
 	    mv->model->name, (long long)mv->version, why);
 	for (size_t k = 0; k < mv->n_inst; k++) {
@@ -820,7 +825,7 @@ void workers_reap(corrald *d)
 			in->state = VERSION_FAILED;
 		} else if (permanent) {
 			in->state = VERSION_FAILED;
-			fail_version(mv, w->cause);
+			fail_version(mv, mv->last_cause);
 		} else {
 			schedule_restart(mv, in, now_ms());
 		}

@@ -19,6 +19,7 @@
 #include "wire.h"
 
 #define CLIENT_API __attribute__((visibility("default")))
+#define CLIENT_REPLY_GRACE_MS 1000
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000
 
 struct corral_client {
@@ -128,7 +129,9 @@ static corral_status client_roundtrip(corral_client *c, nng_msg **reply,
 		nng_msg_free(m);
 		return client_fail(err, CORRAL_E_NOMEM, "out of memory");
 	}
-	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, c->timeout_ms);
+	/* A little past the deadline sent with an infer, so the server's
+	 * DEADLINE_EXCEEDED arrives before our own timeout. */
+	nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, c->timeout_ms + CLIENT_REPLY_GRACE_MS);
 	nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
 	if ((rv = nng_sendmsg(c->sock, m, 0)) != 0) {
 		nng_msg_free(m);
@@ -242,8 +245,11 @@ CLIENT_API corral_status corral_infer(corral_client *c, const char *model,
 
 	pthread_mutex_lock(&c->mu);
 	msgpack_packer *pk = &c->pk;
-	int rc = client_begin(c, 2 + (version > 0) + (n_outputs > 0), "infer") ||
+	/* The server gives up at our deadline too (and answers
+	 * DEADLINE_EXCEEDED), rather than work for a caller who has gone. */
+	int rc = client_begin(c, 3 + (version > 0) + (n_outputs > 0), "infer") ||
 	    wire_pack_kv_str(pk, "model", model) ||
+	    wire_pack_cstr(pk, "timeout_ms") || wire_pack_i64(pk, c->timeout_ms) ||
 	    (version > 0 && (wire_pack_cstr(pk, "version") || wire_pack_i64(pk, version))) ||
 	    wire_pack_cstr(pk, "inputs") || msgpack_pack_array(pk, n_inputs);
 	for (size_t i = 0; rc == 0 && i < n_inputs; i++)
@@ -488,11 +494,18 @@ CLIENT_API void corral_model_list_free(corral_model_list *l)
 CLIENT_API corral_status corral_health(corral_client *c, bool *live,
     bool *ready, corral_error *err)
 {
+	return corral_model_health(c, NULL, live, ready, err);
+}
+
+CLIENT_API corral_status corral_model_health(corral_client *c, const char *model,
+    bool *live, bool *ready, corral_error *err)
+{
 	pthread_mutex_lock(&c->mu);
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	nng_msg *reply = NULL;
-	corral_status st = client_begin(c, 0, "health")
+	corral_status st = client_begin(c, model ? 1 : 0, "health") ||
+		(model && wire_pack_kv_str(&c->pk, "model", model))
 	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
 	    : client_roundtrip(c, &reply, &u, err);
 	pthread_mutex_unlock(&c->mu);

@@ -44,7 +44,11 @@ corral_status corral_client_open(corral_client **out, const char *url,
 /* Close the connection and free the client. NULL is allowed. */
 void corral_client_close(corral_client *c);
 
-/* How long a call waits for its reply, in milliseconds (default 30000). */
+/* The deadline of each call, in milliseconds (default 30000). An infer
+ * sends it as the request's timeout_ms, so the daemon stops waiting for a
+ * worker then and answers DEADLINE_EXCEEDED (the model's own
+ * request_timeout_ms still caps it); the client waits a second longer for
+ * that answer before it reports TRANSPORT. */
 void corral_client_set_timeout(corral_client *c, int timeout_ms);
 
 /* ------------------------------------------------------------- infer --- */
@@ -119,6 +123,11 @@ void corral_model_list_free(corral_model_list *l);
  * worker. */
 corral_status corral_health(corral_client *c, bool *live, bool *ready,
     corral_error *err);
+
+/* The same for one model's versions only (MODEL_NOT_FOUND if it is not
+ * served); model NULL is corral_health. */
+corral_status corral_model_health(corral_client *c, const char *model, bool *live,
+    bool *ready, corral_error *err);
 
 /* ------------------------------------------------------------ status --- */
 
