@@ -37,6 +37,7 @@
 #define DEFAULT_CONFIG "/etc/corral/corrald.yaml"
 #define SUPERVISOR_TICK_MS 100
 #define STOP_GRACE_MS 3000
+#define DRAIN_FLUSH_MS 200
 
 static void usage(FILE *out)
 {
@@ -188,7 +189,7 @@ int main(int argc, char **argv)
 	 * received finish (their workers still supervised) until none is
 	 * left, shutdown_grace_ms pass, or a second signal comes. */
 	struct timespec tick = {0, SUPERVISOR_TICK_MS * 1000000L};
-	int64_t drain_until = 0;
+	int64_t drain_until = 0, idle_since = 0;
 	for (;;) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
 		if ((sig == SIGTERM || sig == SIGINT) && drain_until != 0) {
@@ -203,10 +204,17 @@ int main(int argc, char **argv)
 		}
 		workers_reap(&d);
 		workers_tick(&d);
-		if (drain_until != 0 && (front_busy(f) == 0 || now_ms() >= drain_until)) {
-			if (front_busy(f) != 0)
-				log_msg(LOG_WARN, "drain: %d requests still in progress; stopping",
-				    front_busy(f));
+		if (drain_until == 0)
+			continue;
+		/* A reply counts as sent once nng has queued it; nng 1.5 has no
+		 * linger on close, so leave it DRAIN_FLUSH_MS to leave. */
+		if (front_busy(f) == 0 && idle_since == 0)
+			idle_since = now_ms();
+		if (idle_since != 0 && now_ms() - idle_since >= DRAIN_FLUSH_MS)
+			break;
+		if (now_ms() >= drain_until) {
+			log_msg(LOG_WARN, "drain: %d requests still in progress; stopping",
+			    front_busy(f));
 			break;
 		}
 	}

@@ -65,8 +65,6 @@ typedef struct front_req {
 struct front {
 	corrald *d;
 	nng_socket sock;
-	nng_listener listeners[CONFIG_MAX_LISTEN];
-	size_t n_listeners;
 	front_req *reqs;
 	size_t n;
 	bool draining; /* atomic: new requests are refused */
@@ -477,10 +475,17 @@ static void front_dispatch(front_req *r)
 		return;
 	}
 	unpark(r);
+	int rv = 0;
 	if (st == CORRAL_OK) {
 		r->w = w;
 		worker_ref(w);
-		w->outstanding++;
+		/* an idle worker starts a busy spell: its silence counts from now */
+		if (w->outstanding++ == 0)
+			__atomic_store_n(&w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
+		/* Under the lock: the supervisor closes a dead worker's socket
+		 * after taking it out of service under the lock, and nng 1.5
+		 * waits for ever for a context opened while the close runs. */
+		rv = front_worker_ctx(r);
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (st != CORRAL_OK) {
@@ -488,16 +493,22 @@ static void front_dispatch(front_req *r)
 		return;
 	}
 
-	nng_msg *wm = NULL;
-	int rv = 0;
-	if ((st = build_worker_request(r)) == CORRAL_OK &&
-	    ((rv = nng_msg_alloc(&wm, 0)) != 0 ||
-		(rv = nng_msg_append(wm, r->sb.data, r->sb.size)) != 0 ||
-		(rv = front_worker_ctx(r)) != 0)) {
-		st = rv == NNG_ECLOSED ? CORRAL_E_WORKER_CRASHED : CORRAL_E_INTERNAL;
-		snprintf(r->err, sizeof r->err, "cannot reach the worker: %s", nng_strerror(rv));
+	if (rv == NNG_ECLOSED) {
+		/* its socket closed under us: the worker is dying */
+		worker_finish(r, rv);
+		return;
 	}
+	nng_msg *wm = NULL;
+	if (rv == 0 && (st = build_worker_request(r)) == CORRAL_OK &&
+	    ((rv = nng_msg_alloc(&wm, 0)) != 0 ||
+		(rv = nng_msg_append(wm, r->sb.data, r->sb.size)) != 0))
+		st = CORRAL_E_INTERNAL;
+	if (rv != 0 && st == CORRAL_OK)
+		st = CORRAL_E_INTERNAL;
 	if (st != CORRAL_OK) {
+		if (rv != 0)
+			snprintf(r->err, sizeof r->err, "cannot reach the worker: %s",
+			    nng_strerror(rv));
 		nng_msg_free(wm);
 		pthread_mutex_lock(&d->lock);
 		w->outstanding--;
@@ -610,13 +621,11 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		snprintf(err, errlen, "client socket: %s", nng_strerror(rv));
 		goto fail;
 	}
-	for (size_t i = 0; i < d->cfg.n_listen; i++) {
-		if ((rv = nng_listen(f->sock, d->cfg.listen[i], &f->listeners[i], 0)) != 0) {
+	for (size_t i = 0; i < d->cfg.n_listen; i++)
+		if ((rv = nng_listen(f->sock, d->cfg.listen[i], NULL, 0)) != 0) {
 			snprintf(err, errlen, "listen %s: %s", d->cfg.listen[i], nng_strerror(rv));
 			goto fail;
 		}
-		f->n_listeners = i + 1;
-	}
 	for (size_t i = 0; i < n; i++) {
 		front_req *r = &f->reqs[i];
 		r->d = d;
@@ -643,9 +652,9 @@ fail:
 
 void front_drain(front *f)
 {
+	/* The listeners stay open: closing one closes the connections it
+	 * accepted, and the replies still due on them would be lost. */
 	__atomic_store_n(&f->draining, true, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < f->n_listeners; i++)
-		nng_listener_close(f->listeners[i]);
 }
 
 int front_busy(front *f)

@@ -16,9 +16,8 @@ typedef struct front front;
  * Returns NULL with the reason in err. */
 front *front_start(corrald *d, char *err, size_t errlen);
 
-/* Begin a graceful shutdown: close the listeners (no new connections) and
- * answer new requests on open ones UNAVAILABLE; requests already received
- * go on. Supervisor thread. */
+/* Begin a graceful shutdown: new requests are answered UNAVAILABLE;
+ * requests already received go on. Supervisor thread. */
 void front_drain(front *f);
 
 /* Requests received and not yet answered. Any thread. */

@@ -63,8 +63,9 @@ typedef struct worker {
 	char sock_url[PATH_MAX + 16];
 	worker_cgroup cg;
 	int64_t started_ms;
-	int64_t last_answer_ms; /* when it last answered anything (atomic):
-				   a worker that answers is slow, not hung */
+	int64_t last_answer_ms; /* when it last answered, or went from idle to
+				   busy (atomic): a worker that answers is
+				   slow, not hung */
 } worker;
 
 /* One of a version's `instances` worker slots: its current process and

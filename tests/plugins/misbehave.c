@@ -13,8 +13,10 @@
  *   -6  return an error                -> MODEL_ERROR "asked to fail"
  *   -7  fork()                         -> EPERM: no new processes; answers
  *   -8  answer with x[1] values        -> a reply as large as asked
- * Load parameters: fail_load=1 (load returns BAD_MODEL), threads=N (start N
- * idle threads at load, to show the filter covers every thread).
+ * Load parameters: fail_load=1 (load returns BAD_MODEL), crash_load=1
+ * (load aborts: a crash, restarted until the crash-loop limit),
+ * threads=N (start N idle threads at load, to show the filter covers every
+ * thread).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +64,8 @@ static corral_plugin_error mb_load(const corral_host_api *host,
 	m->host = host;
 	for (size_t i = 0; i < args->n_params; i++) {
 		const corral_param *p = &args->params[i];
+		if (strcmp(p->key, "crash_load") == 0 && strcmp(p->value, "1") == 0)
+			abort();
 		if (strcmp(p->key, "fail_load") == 0 && strcmp(p->value, "1") == 0) {
 			snprintf(err, errlen, "misbehave: asked to fail at load");
 			free(m);
