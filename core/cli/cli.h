@@ -27,7 +27,8 @@ typedef struct cli_ctx {
 /* A command: argv[0] is its name. Returns an exit status. */
 typedef int cli_command_fn(cli_ctx *ctx, int argc, char **argv);
 
-cli_command_fn cli_infer, cli_metadata, cli_models, cli_health, cli_status;
+cli_command_fn cli_infer, cli_metadata, cli_models, cli_health, cli_status,
+    cli_control;
 
 /* getopt_long values of the shared options; commands number theirs from
  * CLI_OPT_COMMAND up. */

@@ -17,6 +17,9 @@ static const struct {
 	{"models", cli_models},
 	{"health", cli_health},
 	{"status", cli_status},
+	{"promote", cli_control},
+	{"rollback", cli_control},
+	{"set-traffic", cli_control},
 };
 
 static void main_usage(FILE *f)
@@ -33,6 +36,9 @@ static void main_usage(FILE *f)
 	    "  models                list the served model versions\n"
 	    "  health                show whether the daemon is live and ready\n"
 	    "  status [MODEL]        show workers, exits by cause, limits, sandbox\n"
+	    "  promote MODEL VERSION make VERSION the default (admin token)\n"
+	    "  rollback MODEL        back to the previous default (admin token)\n"
+	    "  set-traffic MODEL V=W...  split traffic by weight (admin token)\n"
 	    "\n"
 	    "Options (also accepted after COMMAND):\n"
 	    "  --url URL     the daemon's address, ipc://PATH or tcp://HOST:PORT\n"

@@ -61,7 +61,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "runtime_dir", "plugin_dir", "log_level", "max_request_bytes",
 	    "max_response_bytes", "request_timeout_ms",
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
-	    "worker_user", "cgroup_name", "shutdown_grace_ms", NULL};
+	    "worker_user", "cgroup_name", "shutdown_grace_ms", "state_dir",
+	    "admin_token_file", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -95,6 +96,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_i64(&d, root, "restart_delay_ms", 0, 3600000, &c->restart_delay_ms);
 	ydoc_i64(&d, root, "concurrency", 1, 4096, &c->concurrency);
 	ydoc_str(&d, root, "worker_user", &c->worker_user);
+	ydoc_str(&d, root, "state_dir", &c->state_dir);
+	ydoc_str(&d, root, "admin_token_file", &c->admin_token_file);
 	ydoc_i64(&d, root, "shutdown_grace_ms", 0, 3600000, &c->shutdown_grace_ms);
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
 	if (!d.failed && (strchr(c->cgroup_name, '/') || c->cgroup_name[0] == '.' ||
@@ -121,7 +124,9 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	const char *base = dirname(copy);
 	int rc = config_resolve(&c->model_repository, base) ||
 		config_resolve(&c->runtime_dir, base) ||
-		config_resolve(&c->plugin_dir, base)
+		config_resolve(&c->plugin_dir, base) ||
+		config_resolve(&c->state_dir, base) ||
+		config_resolve(&c->admin_token_file, base)
 	    ? -1 : 0;
 	free(copy);
 	if (rc)
@@ -138,6 +143,8 @@ void daemon_config_free(daemon_config *c)
 	free(c->plugin_dir);
 	free(c->log_level);
 	free(c->worker_user);
+	free(c->state_dir);
+	free(c->admin_token_file);
 	free(c->cgroup_name);
 	memset(c, 0, sizeof *c);
 }

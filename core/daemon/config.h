@@ -29,6 +29,8 @@ typedef struct daemon_config {
 	char *worker_user;               /* workers' user when run as root */
 	char *cgroup_name;               /* the daemon's cgroup subtree */
 	int64_t shutdown_grace_ms;       /* drain time on SIGTERM */
+	char *state_dir;                 /* routing.json; NULL: runtime_dir */
+	char *admin_token_file;          /* NULL: control ops refused */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

@@ -25,6 +25,7 @@
 #include "front.h"
 #include "log.h"
 #include "models.h"
+#include "routing.h"
 #include "workers.h"
 
 #ifndef CORRAL_PLUGIN_RELDIR
@@ -96,6 +97,37 @@ static void clear_worker_dir(const char *dir)
 	closedir(dh);
 }
 
+/* The admin token: the first line of admin_token_file, at least 16
+ * characters. None configured: control ops are off. */
+static int load_admin_token(corrald *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg.admin_token_file;
+	if (path == NULL)
+		return 0;
+	FILE *f = fopen(path, "re");
+	char line[512] = "";
+	if (f == NULL || fgets(line, sizeof line, f) == NULL) {
+		snprintf(err, errlen, "admin_token_file %s: %s", path,
+		    f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 0077))
+		log_msg(LOG_WARN, "admin_token_file %s is readable by others than its owner",
+		    path);
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strlen(line) < 16) {
+		snprintf(err, errlen, "admin_token_file %s: the token must have at least 16 "
+		    "characters", path);
+		return -1;
+	}
+	d->admin_token = strdup(line);
+	return d->admin_token ? 0 : -1;
+}
+
 static int setup_paths(corrald *d, char *err, size_t errlen)
 {
 	char *dir = exe_dir();
@@ -125,6 +157,10 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 		return -1;
 	}
 	clear_worker_dir(d->worker_dir);
+	if (d->cfg.state_dir != NULL && make_dir(d->cfg.state_dir, 0755, false) != 0) {
+		snprintf(err, errlen, "state folder %s: %s", d->cfg.state_dir, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -171,7 +207,8 @@ int main(int argc, char **argv)
 	cgroups_init(&d.cg, d.cfg.cgroup_name);
 	int rc = 1;
 	front *f = NULL;
-	if (setup_paths(&d, err, sizeof err) != 0 || models_load(&d, err, sizeof err) != 0 ||
+	if (setup_paths(&d, err, sizeof err) != 0 || load_admin_token(&d, err, sizeof err) != 0 ||
+	    models_load(&d, err, sizeof err) != 0 ||
 	    (f = front_start(&d, err, sizeof err)) == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
@@ -183,6 +220,9 @@ int main(int argc, char **argv)
 	    d.as_root ? "on (workers run as unprivileged users)"
 		      : "off (corrald is not root: workers run as its user)",
 	    d.cg.state);
+	pthread_mutex_lock(&d.lock);
+	routing_restore(&d);
+	pthread_mutex_unlock(&d.lock);
 	workers_start_all(&d);
 
 	/* Serve until SIGTERM or SIGINT; then drain: no new requests, the ones
@@ -232,6 +272,7 @@ out:
 	free(d.worker_exe);
 	free(d.plugin_dir);
 	free(d.worker_dir);
+	free(d.admin_token);
 	daemon_config_free(&d.cfg);
 	log_msg(LOG_INFO, "stopped");
 	return rc;

@@ -15,6 +15,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "front.h"
+#include "control_ops.h"
 #include "info_ops.h"
 #include "log.h"
 #include "workers.h"
@@ -376,7 +377,8 @@ static worker *pick_worker(model_version *mv)
 	for (size_t k = 0; k < mv->n_inst; k++) {
 		worker *w = mv->inst[k].w;
 		if (mv->inst[k].state == VERSION_READY && w != NULL && w->pid > 0 &&
-		    !w->timed_out && (best == NULL || w->outstanding < best->outstanding))
+		    !w->timed_out && !__atomic_load_n(&w->disconnected, __ATOMIC_ACQUIRE) &&
+		    (best == NULL || w->outstanding < best->outstanding))
 			best = w;
 	}
 	return best;
@@ -409,7 +411,7 @@ static void front_infer(front_req *r)
 	corrald *d = r->d;
 	corral_status st = CORRAL_OK;
 	pthread_mutex_lock(&d->lock);
-	model_version *mv = models_find(d, r->req.model, r->req.version, &st,
+	model_version *mv = models_find(d, r->req.model, r->req.version, true, &st,
 	    r->err, sizeof r->err);
 	if (mv != NULL) {
 		r->mv = mv;
@@ -557,6 +559,9 @@ static void front_handle(front_req *r)
 	    : wire_str_eq(op, "models")                   ? op_models
 	    : wire_str_eq(op, "health")                   ? op_health
 	    : wire_str_eq(op, "status")                   ? op_status
+	    : wire_str_eq(op, "promote") || wire_str_eq(op, "rollback") ||
+		    wire_str_eq(op, "set-traffic")
+		? op_control
 							  : NULL;
 	if (handler == NULL) {
 		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",
@@ -564,8 +569,9 @@ static void front_handle(front_req *r)
 		front_send_error(r, CORRAL_E_UNKNOWN_OP, r->err);
 		return;
 	}
-	if (handler == op_metadata && r->req.model.len == 0) {
-		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, "metadata needs 'model'");
+	if ((handler == op_metadata || handler == op_control) && r->req.model.len == 0) {
+		snprintf(r->err, sizeof r->err, "%.*s needs 'model'", (int)op.len, op.ptr);
+		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, r->err);
 		return;
 	}
 	msgpack_sbuffer_clear(&r->sb);

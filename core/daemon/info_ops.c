@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "info_ops.h"
+#include "routing.h"
 
 static corral_status packed(int rc, char *err, size_t errlen)
 {
@@ -16,7 +17,8 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 {
 	corral_status st = CORRAL_OK;
 	pthread_mutex_lock(&d->lock);
-	model_version *mv = models_find(d, req->model, req->version, &st, err, errlen);
+	model_version *mv = models_find(d, req->model, req->version, false, &st, err,
+	    errlen);
 	if (mv != NULL && mv->meta == NULL) {
 		st = CORRAL_E_UNAVAILABLE;
 		snprintf(err, errlen, "model '%s' version %lld has not been ready yet (%s)",
@@ -62,7 +64,7 @@ corral_status op_models(corrald *d, const wire_request *req,
 			    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
 			    wire_pack_kv_str(pk, "state", version_state_name(version_state_of(mv))) ||
 			    wire_pack_cstr(pk, "default") ||
-			    (mv == model_default(m) ? msgpack_pack_true(pk)
+			    (mv->version == routing_default_version(m) ? msgpack_pack_true(pk)
 						    : msgpack_pack_false(pk)) ||
 			    (has_cause && wire_pack_kv_str(pk, "last_error", mv->last_cause));
 		}

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "models.h"
+#include "routing.h"
 
 #define MODEL_MAX_VERSIONS 1024
 
@@ -270,21 +271,18 @@ void models_free(corrald *d)
 	d->n_models = 0;
 }
 
-model_version *model_default(model *m)
-{
-	return &m->versions[m->n_versions - 1];
-}
-
 model_version *models_find(corrald *d, wire_str name, int64_t version,
-    corral_status *st, char *err, size_t errlen)
+    bool for_traffic, corral_status *st, char *err, size_t errlen)
 {
 	int nl = name.len > 128 ? 128 : (int)name.len;
 	for (size_t i = 0; i < d->n_models; i++) {
 		model *m = &d->models[i];
 		if (!wire_str_eq(name, m->name))
 			continue;
+		if (version == 0 && for_traffic)
+			return routing_pick(m);
 		if (version == 0)
-			return model_default(m);
+			version = routing_default_version(m);
 		for (size_t j = 0; j < m->n_versions; j++)
 			if (m->versions[j].version == version)
 				return &m->versions[j];

@@ -58,6 +58,8 @@ typedef struct worker {
 	int outstanding;     /* requests sent to it, not yet answered (lock) */
 	uint64_t served;     /* requests it answered (lock) */
 	bool timed_out;      /* killed because a request passed its deadline (lock) */
+	int pipe_id;         /* its admitted connection (atomic), 0 before */
+	bool disconnected;   /* that connection closed (atomic): dead or dying */
 	char cause[512];     /* why it ended; set before sock is closed */
 	char sock_dir[PATH_MAX]; /* <worker_dir>/w<seq>, owned by the worker's user */
 	char sock_url[PATH_MAX + 16];
@@ -103,6 +105,8 @@ struct model_version {
 	uint64_t starts;      /* workers started (lock) */
 };
 
+#define ROUTING_MAX_TRAFFIC 16
+
 struct model {
 	char *name;
 	model_config cfg;
@@ -111,6 +115,12 @@ struct model {
 	gid_t gid;
 	model_version *versions; /* ascending by version */
 	size_t n_versions;
+	/* routing.h; under the lock */
+	int64_t default_version;  /* 0: the highest served version */
+	int64_t previous_default; /* rollback target; 0: none */
+	int64_t traffic_version[ROUTING_MAX_TRAFFIC];
+	int64_t traffic_weight[ROUTING_MAX_TRAFFIC];
+	size_t n_traffic;         /* 0: no canary */
 };
 
 struct corrald {
@@ -120,6 +130,7 @@ struct corrald {
 	char *worker_dir; /* <runtime_dir>/workers, 0711: one private folder
 			     per worker inside */
 	bool as_root;     /* workers get an unprivileged identity */
+	char *admin_token; /* from cfg.admin_token_file; NULL: control ops off */
 	cgroups cg;
 	pthread_mutex_t lock;
 	model *models;
@@ -136,14 +147,13 @@ struct corrald {
 int models_load(corrald *d, char *err, size_t errlen);
 void models_free(corrald *d);
 
-/* Find the version a request names (version 0: the model's default, its
- * highest served version). Call with the lock held. On failure returns
- * NULL with *st MODEL_NOT_FOUND or VERSION_NOT_FOUND and a message. */
+/* Find the version a request names. Version 0 is the model's default
+ * version (routing.h), or, for a request that is traffic (an infer), the
+ * routing's pick, weighted during a canary. Call with the lock held. On
+ * failure returns NULL with *st MODEL_NOT_FOUND or VERSION_NOT_FOUND and a
+ * message. */
 model_version *models_find(corrald *d, wire_str name, int64_t version,
-    corral_status *st, char *err, size_t errlen);
-
-/* The version served when a request names none. */
-model_version *model_default(model *m);
+    bool for_traffic, corral_status *st, char *err, size_t errlen);
 
 /* The state of the version as a whole: FAILED or STOPPED when it is, else
  * READY when any instance is, else STARTING when any is, else CRASHED.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "info_ops.h"
+#include "routing.h"
 
 static int pack_kv_i64(msgpack_packer *pk, const char *k, int64_t v)
 {
@@ -74,13 +75,22 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 	const char *user = !d->as_root ? "(corrald's own)"
 	    : mv->model->cfg.user  ? mv->model->cfg.user
 				   : d->cfg.worker_user;
-	uint32_t n = 9 + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
+	uint32_t n = 11 + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
+	const model *m = mv->model;
+	int64_t weight = 0;
+	for (size_t i = 0; i < m->n_traffic; i++)
+		if (m->traffic_version[i] == mv->version)
+			weight = m->traffic_weight[i];
 	int rc = msgpack_pack_map(pk, n) || wire_pack_kv_str(pk, "name", mv->model->name) ||
 	    pack_kv_i64(pk, "version", mv->version) ||
 	    wire_pack_kv_str(pk, "state", version_state_name(version_state_of(mv))) ||
 	    wire_pack_kv_str(pk, "user", user) ||
 	    pack_kv_i64(pk, "starts", (int64_t)mv->starts) ||
 	    pack_kv_i64(pk, "waiting", (int64_t)mv->waiting) ||
+	    wire_pack_cstr(pk, "default") ||
+	    (routing_default_version(m) == mv->version ? msgpack_pack_true(pk)
+						       : msgpack_pack_false(pk)) ||
+	    pack_kv_i64(pk, "traffic_weight", weight) ||
 	    wire_pack_cstr(pk, "exits") || msgpack_pack_map(pk, EXIT_N_CAUSES);
 	for (int c = 0; rc == 0 && c < EXIT_N_CAUSES; c++)
 		rc = pack_kv_i64(pk, exit_cause_name(c), (int64_t)mv->exits[c]);

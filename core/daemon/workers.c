@@ -285,7 +285,18 @@ static void pipe_admit(nng_pipe p, nng_pipe_ev ev, void *arg)
 		    "model %s version %lld", (unsigned long long)peer,
 		    w->mv->model->name, (long long)w->mv->version);
 		nng_pipe_close(p);
+		return;
 	}
+	__atomic_store_n(&w->pipe_id, nng_pipe_id(p), __ATOMIC_RELEASE);
+}
+
+/* The worker's own connection closed (not a refused one): it is dead or
+ * dying. Until the supervisor reaps it, no new request is sent its way. */
+static void pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	worker *w = arg;
+	if (nng_pipe_id(p) == __atomic_load_n(&w->pipe_id, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&w->disconnected, true, __ATOMIC_RELEASE);
 }
 
 /* The argument list of one worker: strings formatted into a pool that
@@ -672,6 +683,7 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 		return;
 	}
 	if ((rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_ADD_PRE, pipe_admit, w)) ||
+	    (rv = nng_pipe_notify(w->sock, NNG_PIPE_EV_REM_POST, pipe_gone, w)) ||
 	    (rv = nng_socket_set_ms(w->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
 	    (rv = nng_socket_set_size(w->sock, NNG_OPT_RECVMAXSZ,
 		 (size_t)d->cfg.max_response_bytes)) ||

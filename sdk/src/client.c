@@ -26,6 +26,7 @@ struct corral_client {
 	nng_socket sock;
 	pthread_mutex_t mu;
 	int timeout_ms;
+	char *token;    /* admin token for control ops, or NULL */
 	uint64_t next_id;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -90,6 +91,7 @@ CLIENT_API void corral_client_close(corral_client *c)
 	nng_close(c->sock);
 	pthread_mutex_destroy(&c->mu);
 	msgpack_sbuffer_destroy(&c->sb);
+	free(c->token);
 	free(c);
 }
 
@@ -570,23 +572,17 @@ static json_t *to_json(const msgpack_object *o)
 	}
 }
 
-CLIENT_API corral_status corral_get_status(corral_client *c, const char *model,
-    char **json, corral_error *err)
+/* Send what c->sb holds (lock held) and return the reply, less its
+ * envelope (the transport's business), as JSON in *json when json is not
+ * NULL. For the replies people read: status and control ops. */
+static corral_status json_roundtrip(corral_client *c, char **json, corral_error *err)
 {
-	*json = NULL;
-	pthread_mutex_lock(&c->mu);
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
 	nng_msg *reply = NULL;
-	corral_status st = client_begin(c, model ? 1 : 0, "status") ||
-		(model && wire_pack_kv_str(&c->pk, "model", model))
-	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
-	    : client_roundtrip(c, &reply, &u, err);
-	pthread_mutex_unlock(&c->mu);
-	if (st == CORRAL_OK) {
-		msgpack_object body = u.data;
-		json_t *j = to_json(&body);
-		/* the envelope is the transport's business */
+	corral_status st = client_roundtrip(c, &reply, &u, err);
+	if (st == CORRAL_OK && json != NULL) {
+		json_t *j = to_json(&u.data);
 		json_object_del(j, "v");
 		json_object_del(j, "id");
 		*json = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
@@ -597,5 +593,85 @@ CLIENT_API corral_status corral_get_status(corral_client *c, const char *model,
 	msgpack_unpacked_destroy(&u);
 	if (reply)
 		nng_msg_free(reply);
+	return st;
+}
+
+CLIENT_API corral_status corral_get_status(corral_client *c, const char *model,
+    char **json, corral_error *err)
+{
+	*json = NULL;
+	pthread_mutex_lock(&c->mu);
+	corral_status st = client_begin(c, model ? 1 : 0, "status") ||
+		(model && wire_pack_kv_str(&c->pk, "model", model))
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : json_roundtrip(c, json, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}
+
+/* ----------------------------------------------------------- control --- */
+
+CLIENT_API void corral_client_set_token(corral_client *c, const char *token)
+{
+	pthread_mutex_lock(&c->mu);
+	free(c->token);
+	c->token = token ? strdup(token) : NULL;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Start a control op for model: v, id, op, model, token (when set), and
+ * n_more fields the caller packs. Lock held. */
+static int control_begin(corral_client *c, const char *op, const char *model,
+    uint32_t n_more)
+{
+	return client_begin(c, 1 + (c->token != NULL) + n_more, op) ||
+	    wire_pack_kv_str(&c->pk, "model", model) ||
+	    (c->token != NULL && wire_pack_kv_str(&c->pk, "token", c->token));
+}
+
+CLIENT_API corral_status corral_promote(corral_client *c, const char *model,
+    int64_t version, char **routing, corral_error *err)
+{
+	if (routing)
+		*routing = NULL;
+	pthread_mutex_lock(&c->mu);
+	corral_status st = control_begin(c, "promote", model, 1) ||
+		wire_pack_cstr(&c->pk, "version") || wire_pack_i64(&c->pk, version)
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : json_roundtrip(c, routing, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}
+
+CLIENT_API corral_status corral_rollback(corral_client *c, const char *model,
+    char **routing, corral_error *err)
+{
+	if (routing)
+		*routing = NULL;
+	pthread_mutex_lock(&c->mu);
+	corral_status st = control_begin(c, "rollback", model, 0)
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : json_roundtrip(c, routing, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}
+
+CLIENT_API corral_status corral_set_traffic(corral_client *c, const char *model,
+    const int64_t *versions, const int64_t *weights, size_t n, char **routing,
+    corral_error *err)
+{
+	if (routing)
+		*routing = NULL;
+	pthread_mutex_lock(&c->mu);
+	int rc = control_begin(c, "set-traffic", model, 1) ||
+	    wire_pack_cstr(&c->pk, "weights") || msgpack_pack_map(&c->pk, (uint32_t)n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char v[24];
+		snprintf(v, sizeof v, "%lld", (long long)versions[i]);
+		rc = wire_pack_cstr(&c->pk, v) || wire_pack_i64(&c->pk, weights[i]);
+	}
+	corral_status st = rc ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+			      : json_roundtrip(c, routing, err);
+	pthread_mutex_unlock(&c->mu);
 	return st;
 }

@@ -129,6 +129,28 @@ corral_status corral_health(corral_client *c, bool *live, bool *ready,
 corral_status corral_model_health(corral_client *c, const char *model, bool *live,
     bool *ready, corral_error *err);
 
+/* ----------------------------------------------------------- control --- */
+
+/* The admin token sent with control ops (a copy is kept; NULL clears). */
+void corral_client_set_token(corral_client *c, const char *token);
+
+/*
+ * Change how requests that name no version are routed (docs/protocol.md);
+ * each needs the admin token. promote makes `version` the default (the
+ * old one becomes the rollback target) and ends any canary; rollback goes
+ * back to the previous default; set_traffic splits those requests over n
+ * versions by weight (n == 0 ends the canary). A version must be READY to
+ * take traffic. When routing is not NULL it receives the model's routing
+ * as JSON, freed by the caller with free().
+ */
+corral_status corral_promote(corral_client *c, const char *model, int64_t version,
+    char **routing, corral_error *err);
+corral_status corral_rollback(corral_client *c, const char *model, char **routing,
+    corral_error *err);
+corral_status corral_set_traffic(corral_client *c, const char *model,
+    const int64_t *versions, const int64_t *weights, size_t n, char **routing,
+    corral_error *err);
+
 /* ------------------------------------------------------------ status --- */
 
 /*

@@ -1,0 +1,130 @@
+/*
+ * cli_control.c - `corral promote`, `corral rollback` and
+ * `corral set-traffic`: change which version serves requests that name
+ * none. Each needs the daemon's admin token: --token-file FILE (its first
+ * line), else $CORRAL_ADMIN_TOKEN. Prints the model's routing as JSON.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void control_usage(FILE *f, const char *cmd)
+{
+	if (strcmp(cmd, "promote") == 0)
+		fputs("Usage: corral promote [--token-file FILE] MODEL VERSION\n\n"
+		      "Make VERSION (READY) the default: requests that name no version go\n"
+		      "to it. The old default becomes the rollback target; a canary ends.\n",
+		    f);
+	else if (strcmp(cmd, "rollback") == 0)
+		fputs("Usage: corral rollback [--token-file FILE] MODEL\n\n"
+		      "Make the previous default version the default again, in one step.\n",
+		    f);
+	else
+		fputs("Usage: corral set-traffic [--token-file FILE] MODEL VERSION=WEIGHT...\n\n"
+		      "Split requests that name no version over the versions by weight,\n"
+		      "e.g. 1=90 2=10 (a canary). No VERSION=WEIGHT ends the split.\n",
+		    f);
+	fputs("\nThe daemon's admin token comes from --token-file FILE (its first\n"
+	      "line), else from $CORRAL_ADMIN_TOKEN. Prints the model's routing as\n"
+	      "JSON: default_version, previous_default, traffic.\n\n"
+	      "Options:\n"
+	      "  --token-file FILE         the admin token\n"
+	      "  --url URL, --timeout MS  as for 'corral --help'\n"
+	      "  -h, --help               show this help\n\n"
+	      "Exit status: 0 done; 1 refused or failed; 2 bad arguments.\n",
+	    f);
+}
+
+/* The token: FILE's first line, else $CORRAL_ADMIN_TOKEN, else NULL. */
+static char *read_token(const char *file)
+{
+	if (file == NULL) {
+		const char *env = getenv("CORRAL_ADMIN_TOKEN");
+		return env ? strdup(env) : NULL;
+	}
+	FILE *f = fopen(file, "r");
+	char line[512];
+	if (f == NULL || fgets(line, sizeof line, f) == NULL) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	return strdup(line);
+}
+
+/* VERSION=WEIGHT */
+static int parse_weight(const char *s, int64_t *version, int64_t *weight)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (v <= 0 || *end != '=')
+		return -1;
+	long long w = strtoll(end + 1, &end, 10);
+	if (w < 0 || *end != '\0')
+		return -1;
+	*version = v;
+	*weight = w;
+	return 0;
+}
+
+int cli_control(cli_ctx *ctx, int argc, char **argv)
+{
+	enum { OPT_TOKEN_FILE = CLI_OPT_COMMAND };
+	static const struct option longopts[] = {
+		CLI_SHARED_OPTIONS,
+		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cmd = argv[0], *token_file = NULL;
+	int opt;
+	optind = 0;
+	while ((opt = cli_getopt(ctx, cmd, argc, argv, ":h", longopts)) != -1) {
+		switch (opt) {
+		case 'h': control_usage(stdout, cmd); return CLI_EXIT_OK;
+		case OPT_TOKEN_FILE: token_file = optarg; break;
+		default: return CLI_EXIT_USAGE;
+		}
+	}
+	bool promote = strcmp(cmd, "promote") == 0, rollback = strcmp(cmd, "rollback") == 0;
+	int operands = argc - optind;
+	if (operands < 1 || (promote && operands != 2) || (rollback && operands != 1))
+		return cli_usage_error(cmd, "wrong number of arguments");
+	const char *model = argv[optind];
+	int64_t version = 0, versions[16], weights[16];
+	size_t n = 0;
+	if (promote && cli_parse_version(cmd, argv[optind + 1], &version) != CLI_EXIT_OK)
+		return CLI_EXIT_USAGE;
+	for (int i = optind + 1; !promote && !rollback && i < argc; i++) {
+		if (n == 16 || parse_weight(argv[i], &versions[n], &weights[n]) != 0)
+			return cli_usage_error(cmd, "'%s' is not VERSION=WEIGHT (at most 16)",
+			    argv[i]);
+		n++;
+	}
+	char *token = read_token(token_file);
+	if (token == NULL)
+		return cli_usage_error(cmd, "no admin token: use --token-file FILE or "
+		    "set CORRAL_ADMIN_TOKEN");
+
+	corral_client *c = NULL;
+	corral_error err = {0};
+	char *routing = NULL;
+	int rc = cli_connect(ctx, &c);
+	if (rc == CLI_EXIT_OK) {
+		corral_client_set_token(c, token);
+		corral_status st = promote ? corral_promote(c, model, version, &routing, &err)
+		    : rollback ? corral_rollback(c, model, &routing, &err)
+			       : corral_set_traffic(c, model, versions, weights, n, &routing, &err);
+		if (st != CORRAL_OK)
+			rc = cli_status_error(st, &err);
+		else
+			printf("%s\n", routing);
+	}
+	corral_client_close(c);
+	free(routing);
+	free(token);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/* routing.c - default versions, rollback and canary weights (routing.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "routing.h"
+
+static model_version *find_version(model *m, int64_t v)
+{
+	for (size_t j = 0; j < m->n_versions; j++)
+		if (m->versions[j].version == v)
+			return &m->versions[j];
+	return NULL;
+}
+
+/* The promoted version; else the highest that has not failed (a new
+ * version that cannot load does not take the traffic of the one before);
+ * else the highest. */
+static model_version *default_version(model *m)
+{
+	model_version *mv = m->default_version ? find_version(m, m->default_version) : NULL;
+	for (size_t j = m->n_versions; mv == NULL && j-- > 0;)
+		if (version_state_of(&m->versions[j]) != VERSION_FAILED)
+			mv = &m->versions[j];
+	return mv ? mv : &m->versions[m->n_versions - 1];
+}
+
+int64_t routing_default_version(const model *m)
+{
+	return default_version((model *)m)->version;
+}
+
+model_version *routing_pick(model *m)
+{
+	if (m->n_traffic == 0)
+		return default_version(m);
+	int64_t total = 0;
+	for (size_t i = 0; i < m->n_traffic; i++)
+		total += m->traffic_weight[i];
+	int64_t x = total > 0 ? random() % total : 0;
+	for (size_t i = 0; i < m->n_traffic; i++) {
+		if (x < m->traffic_weight[i])
+			return find_version(m, m->traffic_version[i]);
+		x -= m->traffic_weight[i];
+	}
+	return default_version(m);
+}
+
+/* A version may take traffic only when it is served and READY: one that
+ * failed to load never does. */
+static int check_servable(model *m, int64_t v, char *err, size_t errlen)
+{
+	model_version *mv = find_version(m, v);
+	if (mv == NULL) {
+		snprintf(err, errlen, "model '%s' has no served version %lld", m->name,
+		    (long long)v);
+		return -1;
+	}
+	version_state s = version_state_of(mv);
+	if (s != VERSION_READY) {
+		snprintf(err, errlen, "model '%s' version %lld is %s%s%s: it takes no traffic",
+		    m->name, (long long)v, version_state_name(s),
+		    mv->last_cause[0] ? ": " : "", mv->last_cause);
+		return -1;
+	}
+	return 0;
+}
+
+int routing_promote(model *m, int64_t v, char *err, size_t errlen)
+{
+	if (check_servable(m, v, err, errlen) != 0)
+		return -1;
+	int64_t current = default_version(m)->version;
+	if (current != v)
+		m->previous_default = current;
+	m->default_version = v;
+	m->n_traffic = 0;
+	return 0;
+}
+
+int routing_rollback(model *m, char *err, size_t errlen)
+{
+	if (m->previous_default == 0) {
+		snprintf(err, errlen, "model '%s' has no previous default version", m->name);
+		return -1;
+	}
+	return routing_promote(m, m->previous_default, err, errlen);
+}
+
+int routing_set_traffic(model *m, const int64_t *versions, const int64_t *weights,
+    size_t n, char *err, size_t errlen)
+{
+	if (n > ROUTING_MAX_TRAFFIC) {
+		snprintf(err, errlen, "at most %d versions may share traffic", ROUTING_MAX_TRAFFIC);
+		return -1;
+	}
+	int64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (weights[i] < 0 || weights[i] > 1000000) {
+			snprintf(err, errlen, "weights are integers from 0 to 1000000");
+			return -1;
+		}
+		if (weights[i] > 0 && check_servable(m, versions[i], err, errlen) != 0)
+			return -1;
+		total += weights[i];
+	}
+	if (n > 0 && total == 0) {
+		snprintf(err, errlen, "the weights add up to 0");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		m->traffic_version[i] = versions[i];
+		m->traffic_weight[i] = weights[i];
+	}
+	m->n_traffic = n;
+	return 0;
+}
+
+int routing_pack(msgpack_packer *pk, const model *m)
+{
+	int64_t def = default_version((model *)m)->version;
+	int rc = wire_pack_cstr(pk, "default_version") || wire_pack_i64(pk, def) ||
+	    wire_pack_cstr(pk, "previous_default") || wire_pack_i64(pk, m->previous_default) ||
+	    wire_pack_cstr(pk, "traffic") || msgpack_pack_map(pk, m->n_traffic);
+	for (size_t i = 0; rc == 0 && i < m->n_traffic; i++) {
+		char v[24];
+		snprintf(v, sizeof v, "%lld", (long long)m->traffic_version[i]);
+		rc = wire_pack_cstr(pk, v) || wire_pack_i64(pk, m->traffic_weight[i]);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- the file --- */
+
+static char *state_path(const corrald *d, const char *name)
+{
+	return path_join(d->cfg.state_dir ? d->cfg.state_dir : d->cfg.runtime_dir, name);
+}
+
+int routing_save(const corrald *d, char *err, size_t errlen)
+{
+	json_t *root = json_object(), *models = json_object();
+	json_object_set_new(root, "models", models);
+	for (size_t i = 0; i < d->n_models; i++) {
+		const model *m = &d->models[i];
+		json_t *r = json_object(), *traffic = json_object();
+		json_object_set_new(r, "default_version", json_integer(m->default_version));
+		json_object_set_new(r, "previous_default", json_integer(m->previous_default));
+		for (size_t t = 0; t < m->n_traffic; t++) {
+			char v[24];
+			snprintf(v, sizeof v, "%lld", (long long)m->traffic_version[t]);
+			json_object_set_new(traffic, v, json_integer(m->traffic_weight[t]));
+		}
+		json_object_set_new(r, "traffic", traffic);
+		json_object_set_new(models, m->name, r);
+	}
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	char *path = state_path(d, "routing.json"), *tmp = state_path(d, "routing.json.tmp");
+	char *dir = state_path(d, ".");
+	int rc = -1, fd = -1;
+	if (text == NULL || path == NULL || tmp == NULL || dir == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	/* The new content is complete on disk before it takes the name, and
+	 * the rename itself is made durable: a crash leaves the old file or
+	 * the new one, never a mix. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t len = strlen(text);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		snprintf(err, errlen, "rename to %s: %s", path, strerror(errno));
+		goto out;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	rc = 0;
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(text);
+	free(path);
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+/* A saved version still served, or 0 with a log line. */
+static int64_t still_served(model *m, json_int_t v, const char *what)
+{
+	if (v == 0 || find_version(m, v) != NULL)
+		return v;
+	log_msg(LOG_WARN, "routing: model %s: %s version %lld is no longer served; dropped",
+	    m->name, what, (long long)v);
+	return 0;
+}
+
+void routing_restore(corrald *d)
+{
+	char *path = state_path(d, "routing.json");
+	json_error_t jerr;
+	json_t *root = path ? json_load_file(path, 0, &jerr) : NULL;
+	if (root == NULL) {
+		if (path && access(path, F_OK) == 0)
+			log_msg(LOG_ERROR, "routing: %s: %s (line %d); starting with defaults",
+			    path, jerr.text, jerr.line);
+		free(path);
+		return;
+	}
+	json_t *models = json_object_get(root, "models");
+	for (size_t i = 0; i < d->n_models; i++) {
+		model *m = &d->models[i];
+		json_t *r = json_object_get(models, m->name);
+		if (!json_is_object(r))
+			continue;
+		m->default_version = still_served(m,
+		    json_integer_value(json_object_get(r, "default_version")), "default");
+		m->previous_default = still_served(m,
+		    json_integer_value(json_object_get(r, "previous_default")), "previous default");
+		const char *key;
+		json_t *w;
+		m->n_traffic = 0;
+		json_object_foreach(json_object_get(r, "traffic"), key, w) {
+			int64_t v = still_served(m, strtoll(key, NULL, 10), "canary");
+			if (v != 0 && m->n_traffic < ROUTING_MAX_TRAFFIC && json_integer_value(w) >= 0) {
+				m->traffic_version[m->n_traffic] = v;
+				m->traffic_weight[m->n_traffic++] = json_integer_value(w);
+			}
+		}
+		log_msg(LOG_INFO, "routing: model %s: default version %lld%s restored",
+		    m->name, (long long)default_version(m)->version,
+		    m->n_traffic ? " and traffic weights" : "");
+	}
+	json_decref(root);
+	free(path);
+}

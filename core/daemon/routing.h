@@ -1,0 +1,50 @@
+/*
+ * routing.h - which version serves a request that names none: the
+ * model's default version (its highest, until `promote` picks another;
+ * `rollback` goes back to the one before in one step), or, once
+ * `set-traffic` gives weights, a weighted random choice among versions
+ * (a canary). The routing of every model is kept in
+ * <state_dir>/routing.json, written atomically after each change and
+ * read back at start, so a restarted daemon routes as before.
+ *
+ * Threading: every function runs with corrald.lock held.
+ */
+#ifndef CORRAL_ROUTING_H
+#define CORRAL_ROUTING_H
+
+#include <msgpack.h>
+
+#include "models.h"
+
+/* The version a request naming none goes to. */
+model_version *routing_pick(model *m);
+
+/* The default version (what a request naming none gets outside a canary). */
+int64_t routing_default_version(const model *m);
+
+/* Make `v` the default (the current one becomes the rollback target) and
+ * end any canary. Returns 0, or -1 with err (and nothing changed). */
+int routing_promote(model *m, int64_t v, char *err, size_t errlen);
+
+/* Go back to the previous default, ending any canary. */
+int routing_rollback(model *m, char *err, size_t errlen);
+
+/* Split the traffic of requests naming no version: n versions with their
+ * weights (n == 0 ends the canary). */
+int routing_set_traffic(model *m, const int64_t *versions, const int64_t *weights,
+    size_t n, char *err, size_t errlen);
+
+/* {"default_version": N, "previous_default": N, "traffic": {"V": W...}}
+ * as three key/value pairs of an enclosing map. */
+int routing_pack(msgpack_packer *pk, const model *m);
+#define ROUTING_PACK_PAIRS 3
+
+/* Write every model's routing to <state_dir>/routing.json (temporary
+ * file, fsync, rename, fsync of the folder). Returns 0, or -1 with err. */
+int routing_save(const corrald *d, char *err, size_t errlen);
+
+/* Apply <state_dir>/routing.json, if present, to the models served now;
+ * versions no longer served are dropped from it, with a log line. */
+void routing_restore(corrald *d);
+
+#endif

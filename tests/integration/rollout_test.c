@@ -1,0 +1,137 @@
+/*
+ * rollout_test - routing of requests that name no version, under a real
+ * corrald: control ops need the admin token; promote and rollback move the
+ * default in one step; a version that failed to load takes no traffic; a
+ * 90/10 canary over 10 000 requests lands within a few percent of its
+ * weights; and a restarted daemon routes as before.
+ *
+ *   rollout_test CORRALD EXAMPLE_REPO
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "test.h"
+
+#define TOKEN "rollout-test-admin-token-0123456789"
+
+static harness h;
+
+/* Which version answered a request naming none (0 on failure). */
+static int64_t served_by(corral_client *c, corral_status *st)
+{
+	static const double row[4] = {5.1, 3.5, 1.4, 0.2};
+	int64_t shape[2] = {1, 4};
+	corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, row, sizeof row};
+	corral_result *r = NULL;
+	corral_error err;
+	*st = corral_infer(c, "ab", 0, &t, 1, NULL, 0, &r, &err);
+	int64_t v = *st == CORRAL_OK ? corral_result_model_version(r) : 0;
+	corral_result_free(r);
+	return v;
+}
+
+/* Share of n requests served by version 1, in percent. */
+static double share_of_v1(corral_client *c, int n)
+{
+	int v1 = 0, failed = 0;
+	for (int i = 0; i < n; i++) {
+		corral_status st;
+		int64_t v = served_by(c, &st);
+		v1 += v == 1;
+		failed += st != CORRAL_OK;
+	}
+	CHECK_MSG(failed == 0, "%d of %d requests failed", failed, n);
+	return 100.0 * v1 / n;
+}
+
+static void start(const char *corrald)
+{
+	char extra[512];
+	snprintf(extra, sizeof extra, "admin_token_file: %s/admin.token\nstate_dir: %s/state\n",
+	    h.dir, h.dir);
+	harness_start(&h, corrald, extra);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: rollout_test CORRALD EXAMPLE_REPO\n");
+		return 2;
+	}
+	harness_init(&h);
+	char target[600], path[300];
+	harness_write(&h, "ab/config.yaml", "plugin: linear\nversion_policy: {all: true}\n");
+	for (int v = 1; v <= 2; v++) {
+		char rel[32];
+		snprintf(rel, sizeof rel, "ab/%d", v);
+		snprintf(target, sizeof target, "%s/iris/%d", argv[2], v);
+		harness_link(&h, rel, target);
+	}
+	harness_write(&h, "ab/3/model.json", "{ this is not a model");
+	snprintf(path, sizeof path, "%s/admin.token", h.dir);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f != NULL && fputs(TOKEN "\n", f) >= 0 && fclose(f) == 0);
+	chmod(path, 0600);
+	start(argv[1]);
+	corral_client *c = harness_client(&h, false);
+	corral_error err;
+	corral_status st;
+
+	/* Version 3 cannot load: the default is the highest that can. */
+	CHECK(harness_wait_state(c, "ab", 3, "FAILED", 5000));
+	CHECK_INT(served_by(c, &st), 2);
+
+	/* No token, a wrong one: refused, nothing changes. */
+	CHECK_INT(corral_promote(c, "ab", 1, NULL, &err), CORRAL_E_UNAUTHENTICATED);
+	corral_client_set_token(c, "not-the-token-at-all");
+	CHECK_INT(corral_rollback(c, "ab", NULL, &err), CORRAL_E_UNAUTHENTICATED);
+	CHECK_INT(served_by(c, &st), 2);
+	corral_client_set_token(c, TOKEN);
+
+	/* promote and rollback, each one step */
+	char *routing = NULL;
+	CHECK_INT(corral_promote(c, "ab", 1, &routing, &err), CORRAL_OK);
+	CHECK_MSG(routing && strstr(routing, "\"default_version\": 1") &&
+		strstr(routing, "\"previous_default\": 2"), "routing after promote: %s",
+	    routing ? routing : err.message);
+	free(routing);
+	CHECK_INT(served_by(c, &st), 1);
+	CHECK_INT(corral_rollback(c, "ab", NULL, &err), CORRAL_OK);
+	CHECK_INT(served_by(c, &st), 2);
+	CHECK_INT(corral_promote(c, "ab", 3, NULL, &err), CORRAL_E_UNAVAILABLE);
+	CHECK_MSG(strstr(err.message, "FAILED") != NULL, "why not 3: %s", err.message);
+	CHECK_INT(corral_promote(c, "nope", 1, NULL, &err), CORRAL_E_MODEL_NOT_FOUND);
+	CHECK_INT(served_by(c, &st), 2);
+
+	/* A canary: 90/10 over 10 000 requests. */
+	int64_t versions[2] = {1, 2}, weights[2] = {90, 10};
+	CHECK_INT(corral_set_traffic(c, "ab", versions, weights, 2, NULL, &err), CORRAL_OK);
+	double pct = share_of_v1(c, 10000);
+	printf("canary 90/10: version 1 served %.2f%% of 10000 requests\n", pct);
+	CHECK_MSG(pct > 87.0 && pct < 93.0, "version 1's share %.2f%% is near 90%%", pct);
+	int64_t three = 3, w = 5;
+	CHECK_INT(corral_set_traffic(c, "ab", &three, &w, 1, NULL, &err), CORRAL_E_UNAVAILABLE);
+
+	/* A restarted daemon routes as before. */
+	corral_client_close(c);
+	CHECK_INT(harness_stop(&h), 0);
+	start(argv[1]);
+	c = harness_client(&h, false);
+	corral_client_set_token(c, TOKEN);
+	pct = share_of_v1(c, 2000);
+	printf("after a restart: version 1 served %.2f%% of 2000 requests\n", pct);
+	CHECK_MSG(pct > 85.0 && pct < 95.0, "the canary survived the restart (%.2f%%)", pct);
+
+	/* Ending the canary: every request to the default again. */
+	CHECK_INT(corral_set_traffic(c, "ab", NULL, NULL, 0, NULL, &err), CORRAL_OK);
+	CHECK_MSG(share_of_v1(c, 200) == 0.0, "no canary: all to the default, version 2");
+
+	corral_client_close(c);
+	if (test_failed_)
+		harness_dump_log(&h);
+	harness_cleanup(&h);
+	TEST_MAIN_END();
+}
