@@ -683,6 +683,12 @@ void front_stop(front *f)
 	nng_close(f->sock);
 	for (size_t i = 0; i < f->n; i++) {
 		front_req *r = &f->reqs[i];
+		/* A send cut short by the stop leaves its message with the aio
+		 * (no callback runs to free it). */
+		if (r->w != NULL && !r->wsent)
+			nng_msg_free(nng_aio_get_msg(r->waio));
+		if (r->sending)
+			nng_msg_free(nng_aio_get_msg(r->aio));
 		nng_aio_free(r->naio);
 		nng_aio_free(r->waio);
 		nng_aio_free(r->aio);

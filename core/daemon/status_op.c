@@ -1,9 +1,10 @@
 /*
  * status_op.c - the `status` reply (docs/protocol.md): per model version
- * its state, its worker (pid, uptime, memory), how many workers it started
- * and how each one ended, counted by cause, its limits, and the sandbox
- * layers its worker reported; and daemon-wide, which layers the daemon
- * itself provides (identity, cgroups).
+ * its state, routing (default, traffic weight), requests waiting, each
+ * worker (state, restarts, pid, uptime, served, outstanding, memory, last
+ * exit), how many workers it started and how each one ended, counted by
+ * cause, its limits, and the sandbox layers its worker reported; and
+ * daemon-wide, which layers the daemon itself provides (identity, cgroups).
  */
 #include <stdio.h>
 #include <unistd.h>

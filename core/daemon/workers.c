@@ -817,7 +817,9 @@ void workers_reap(corrald *d)
 		else
 			memcpy(w->cause, cause, sizeof cause);
 		mv->exits[kind]++;
-		snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
+		/* a failed version keeps saying why it failed */
+		if (!mv->failed)
+			snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);
 		snprintf(in->last_cause, sizeof in->last_cause, "%s", w->cause);
 		w->pid = 0;
 		in->w = NULL;

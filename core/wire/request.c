@@ -144,7 +144,7 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 			continue;
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > INT64_MAX)
 			return request_fail(err, errlen, CORRAL_E_INVALID_ARGUMENT,
-			    "field '%s' must be a positive integer", ints[i]);
+			    "field '%s' must be a non-negative integer", ints[i]);
 		*dst[i] = (int64_t)o->via.u64;
 	}
 	return CORRAL_OK;

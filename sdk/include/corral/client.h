@@ -156,8 +156,9 @@ corral_status corral_set_traffic(corral_client *c, const char *model,
 /*
  * The daemon's `status` reply (docs/protocol.md) for every model, or for
  * `model` only (NULL: all), as JSON text in *json: per version its state,
- * worker pid, uptime and memory, starts, exits counted by cause, limits,
- * and the sandbox layers its worker reported. The caller frees *json with
+ * routing, waiting requests, each worker (state, restarts, pid, uptime,
+ * served, outstanding, memory, last exit), starts, exits counted by cause,
+ * limits, and the sandbox layers its worker reported. The caller frees *json with
  * free(). Same threading as every call on c.
  */
 corral_status corral_get_status(corral_client *c, const char *model, char **json,
