@@ -4,6 +4,14 @@
 #include "info_ops.h"
 #include "routing.h"
 
+int pack_provenance(msgpack_packer *pk, const model_version *mv)
+{
+	return wire_pack_kv_str(pk, "ready_at", mv->ready_at) ||
+	    wire_pack_cstr(pk, "provenance") ||
+	    (mv->provenance ? pk->callback(pk->data, mv->provenance, mv->provenance_len)
+			    : msgpack_pack_nil(pk));
+}
+
 static corral_status packed(int rc, char *err, size_t errlen)
 {
 	if (rc == 0)
@@ -32,14 +40,15 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 	/* meta holds four key/value pairs ready to send (workers.c,
 	 * describe_to_meta): plugin, plugin_version, inputs, outputs. */
 	const model *m = mv->model;
-	int rc = msgpack_pack_map(pk, (req->id ? 5 : 4) + 4) ||
+	int rc = msgpack_pack_map(pk, (req->id ? 5 : 4) + 4 + PROVENANCE_PAIRS) ||
 	    wire_pack_envelope(pk, req->id) || wire_pack_kv_str(pk, "name", m->name) ||
 	    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
 	    wire_pack_cstr(pk, "versions") || msgpack_pack_array(pk, m->n_versions);
 	for (size_t i = 0; rc == 0 && i < m->n_versions; i++)
 		rc = wire_pack_i64(pk, m->versions[i].version);
 	if (rc == 0)
-		rc = pk->callback(pk->data, mv->meta, mv->meta_len);
+		rc = pk->callback(pk->data, mv->meta, mv->meta_len) ||
+		    pack_provenance(pk, mv);
 	pthread_mutex_unlock(&d->lock);
 	return packed(rc, err, errlen);
 }

@@ -15,6 +15,11 @@ corral_status op_models(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
 corral_status op_health(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
+/* "ready_at" and "provenance" (provenance.h, or nil), two key/value pairs
+ * of an enclosing map, for metadata and status. Lock held. */
+#define PROVENANCE_PAIRS 2
+int pack_provenance(msgpack_packer *pk, const model_version *mv);
+
 corral_status op_status(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
 

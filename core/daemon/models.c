@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "models.h"
+#include "provenance.h"
 #include "routing.h"
 
 #define MODEL_MAX_VERSIONS 1024
@@ -129,6 +130,11 @@ static int model_scan_versions(model *m, const char *dir)
 			    .delay_ms = m->cfg.restart.delay_ms};
 		if ((mv->dir = path_join(dir, num)) == NULL)
 			return -1;
+		char err[512];
+		mv->provenance = provenance_compute(mv->dir, &mv->provenance_len, err, sizeof err);
+		if (mv->provenance == NULL)
+			log_msg(LOG_ERROR, "model %s version %lld: provenance unknown: %s",
+			    m->name, (long long)mv->version, err);
 		m->n_versions++;
 	}
 	return 0;
@@ -140,6 +146,7 @@ static void model_free(model *m)
 		free(m->versions[i].dir);
 		free(m->versions[i].meta);
 		free(m->versions[i].sandbox);
+		free(m->versions[i].provenance);
 	}
 	free(m->versions);
 	free(m->name);

@@ -99,6 +99,9 @@ struct model_version {
 	char last_cause[512];
 	char *meta;           /* describe reply of the last READY worker */
 	size_t meta_len;
+	char *provenance;     /* provenance.h's map, msgpack; NULL if unknown */
+	size_t provenance_len;
+	char ready_at[32];    /* UTC time its first worker became READY (lock) */
 	char *sandbox;        /* its "sandbox" map, msgpack, for `status` */
 	size_t sandbox_len;
 	uint64_t exits[EXIT_N_CAUSES]; /* worker ends by cause (lock) */

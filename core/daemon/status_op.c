@@ -76,7 +76,7 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 	const char *user = !d->as_root ? "(corrald's own)"
 	    : mv->model->cfg.user  ? mv->model->cfg.user
 				   : d->cfg.worker_user;
-	uint32_t n = 11 + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
+	uint32_t n = 11 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
 	const model *m = mv->model;
 	int64_t weight = 0;
 	for (size_t i = 0; i < m->n_traffic; i++)
@@ -96,7 +96,7 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 	for (int c = 0; rc == 0 && c < EXIT_N_CAUSES; c++)
 		rc = pack_kv_i64(pk, exit_cause_name(c), (int64_t)mv->exits[c]);
 	if (rc == 0)
-		rc = pack_limits(pk, &mv->model->cfg.limits) ||
+		rc = pack_provenance(pk, mv) || pack_limits(pk, &mv->model->cfg.limits) ||
 		    wire_pack_cstr(pk, "workers") || msgpack_pack_array(pk, mv->n_inst);
 	for (size_t k = 0; rc == 0 && k < mv->n_inst; k++)
 		rc = pack_instance(pk, &mv->inst[k], now);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -200,6 +201,12 @@ static void probe_done(void *arg)
 		mv->sandbox_len = layers_len;
 		in->state = VERSION_READY;
 		in->ready_at_ms = now_ms();
+		if (mv->ready_at[0] == '\0') {
+			time_t t = time(NULL);
+			struct tm tm;
+			strftime(mv->ready_at, sizeof mv->ready_at, "%Y-%m-%dT%H:%M:%SZ",
+			    gmtime_r(&t, &tm));
+		}
 		__atomic_store_n(&w->last_answer_ms, in->ready_at_ms, __ATOMIC_RELAXED);
 		meta = layers = NULL;
 		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d, instance %d)",

@@ -3,10 +3,15 @@
  * corrald: control ops need the admin token; promote and rollback move the
  * default in one step; a version that failed to load takes no traffic; a
  * 90/10 canary over 10 000 requests lands within a few percent of its
- * weights; and a restarted daemon routes as before.
+ * weights; 50 swaps of the default under load lose no request; a
+ * restarted daemon routes as before; and each version shows its
+ * provenance (files with sha256, metadata.json).
  *
  *   rollout_test CORRALD EXAMPLE_REPO
  */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +50,90 @@ static double share_of_v1(corral_client *c, int n)
 	}
 	CHECK_MSG(failed == 0, "%d of %d requests failed", failed, n);
 	return 100.0 * v1 / n;
+}
+
+static atomic_bool load_stop;
+static atomic_long load_ok, load_failed;
+
+static void *load_thread(void *arg)
+{
+	corral_client *c = harness_client(&h, false);
+	while (!atomic_load(&load_stop)) {
+		corral_status st;
+		served_by(c, &st);
+		atomic_fetch_add(st == CORRAL_OK ? &load_ok : &load_failed, 1);
+	}
+	corral_client_close(c);
+	return arg;
+}
+
+/* 50 swaps of the default between two READY versions while two clients
+ * send requests naming no version: none of them fails. */
+static void swaps_under_load(corral_client *c)
+{
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&t[i], NULL, load_thread, NULL) == 0);
+	corral_error err;
+	int swaps = 0;
+	for (int i = 0; i < 50; i++) {
+		swaps += corral_promote(c, "ab", i % 2 ? 2 : 1, NULL, &err) == CORRAL_OK;
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&load_stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	printf("50 swaps under load: %d done, %ld requests, %ld failed\n", swaps,
+	    atomic_load(&load_ok) + atomic_load(&load_failed), atomic_load(&load_failed));
+	CHECK_INT(swaps, 50);
+	CHECK_MSG(atomic_load(&load_failed) == 0 && atomic_load(&load_ok) > 100,
+	    "no request failed during the swaps");
+}
+
+/* The sha256 sha256sum gives for path, into hex[65]. */
+static void sha256sum(const char *path, char hex[65])
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+	FILE *p = popen(cmd, "r");
+	hex[0] = '\0';
+	if (p != NULL) {
+		if (fscanf(p, "%64s", hex) != 1)
+			hex[0] = '\0';
+		pclose(p);
+	}
+}
+
+/* Version 2's provenance: its files with sha256 (as sha256sum says), its
+ * metadata.json, when it became READY. */
+static void check_provenance(corral_client *c, const char *example)
+{
+	char *text = NULL;
+	corral_error err;
+	REQUIRE(corral_get_status(c, "ab", &text, &err) == CORRAL_OK);
+	json_t *root = json_loads(text, 0, NULL);
+	free(text);
+	json_t *v2 = NULL, *v;
+	size_t i;
+	json_array_foreach(json_object_get(root, "models"), i, v)
+		if (json_integer_value(json_object_get(v, "version")) == 2)
+			v2 = v;
+	json_t *prov = json_object_get(v2, "provenance");
+	json_t *file = json_array_get(json_object_get(prov, "files"), 1);
+	char path[600], want[65];
+	snprintf(path, sizeof path, "%s/iris/2/model.json", example);
+	sha256sum(path, want);
+	CHECK_MSG(file && strcmp(json_string_value(json_object_get(file, "name")) ?: "",
+			      "model.json") == 0 &&
+		strcmp(json_string_value(json_object_get(file, "sha256")) ?: "", want) == 0,
+	    "model.json's sha256 is sha256sum's %s", want);
+	CHECK_MSG(json_string_value(json_object_get(json_object_get(prov, "metadata"),
+		      "training_run")) != NULL,
+	    "metadata.json's content is shown");
+	CHECK_MSG(strlen(json_string_value(json_object_get(v2, "ready_at")) ?: "") == 20,
+	    "ready_at is a UTC time");
+	json_decref(root);
 }
 
 static void start(const char *corrald)
@@ -105,6 +194,10 @@ int main(int argc, char **argv)
 	CHECK_MSG(strstr(err.message, "FAILED") != NULL, "why not 3: %s", err.message);
 	CHECK_INT(corral_promote(c, "nope", 1, NULL, &err), CORRAL_E_MODEL_NOT_FOUND);
 	CHECK_INT(served_by(c, &st), 2);
+
+	swaps_under_load(c);
+	check_provenance(c, argv[2]);
+	CHECK_INT(corral_promote(c, "ab", 2, NULL, &err), CORRAL_OK);
 
 	/* A canary: 90/10 over 10 000 requests. */
 	int64_t versions[2] = {1, 2}, weights[2] = {90, 10};
