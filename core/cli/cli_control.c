@@ -63,8 +63,9 @@ static int parse_weight(const char *s, int64_t *version, int64_t *weight)
 	long long v = strtoll(s, &end, 10);
 	if (v <= 0 || *end != '=')
 		return -1;
-	long long w = strtoll(end + 1, &end, 10);
-	if (w < 0 || *end != '\0')
+	const char *digits = end + 1;
+	long long w = strtoll(digits, &end, 10);
+	if (w < 0 || end == digits || *end != '\0')
 		return -1;
 	*version = v;
 	*weight = w;

@@ -116,7 +116,11 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	if (failed)
 		return -1;
 
-	char *copy = strdup(path);
+	/* the real path, so that a relative --config still gives absolute
+	 * folders (workers see only absolute paths) */
+	char *copy = realpath(path, NULL);
+	if (copy == NULL)
+		copy = strdup(path);
 	if (copy == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

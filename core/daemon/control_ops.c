@@ -95,7 +95,6 @@ corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk
 
 	pthread_mutex_lock(&d->lock);
 	model *m = find_model(d, req->model);
-	int rc = -1;
 	if (m == NULL) {
 		st = CORRAL_E_MODEL_NOT_FOUND;
 		snprintf(err, errlen, "no model named '%.*s'",
@@ -103,11 +102,10 @@ corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk
 	} else {
 		/* keep the old routing, to put back if it cannot be saved */
 		model before = *m;
-		rc = promote ? routing_promote(m, req->version, err, errlen)
+		st = promote ? routing_promote(m, req->version, err, errlen)
 		    : rollback ? routing_rollback(m, err, errlen)
 			       : routing_set_traffic(m, versions, weights, n, err, errlen);
-		st = rc == 0 ? CORRAL_OK : CORRAL_E_UNAVAILABLE;
-		if (rc == 0 && routing_save(d, err, errlen) != 0) {
+		if (st == CORRAL_OK && routing_save(d, err, errlen) != 0) {
 			m->default_version = before.default_version;
 			m->previous_default = before.previous_default;
 			m->n_traffic = before.n_traffic;

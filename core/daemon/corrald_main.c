@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -207,9 +208,16 @@ int main(int argc, char **argv)
 	cgroups_init(&d.cg, d.cfg.cgroup_name);
 	int rc = 1;
 	front *f = NULL;
+	/* restart jitter and canary picks */
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (setup_paths(&d, err, sizeof err) != 0 || load_admin_token(&d, err, sizeof err) != 0 ||
-	    models_load(&d, err, sizeof err) != 0 ||
-	    (f = front_start(&d, err, sizeof err)) == NULL) {
+	    models_load(&d, err, sizeof err) != 0) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto out;
+	}
+	/* before any request can arrive: the first ones route as saved */
+	routing_restore(&d);
+	if ((f = front_start(&d, err, sizeof err)) == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
@@ -220,9 +228,6 @@ int main(int argc, char **argv)
 	    d.as_root ? "on (workers run as unprivileged users)"
 		      : "off (corrald is not root: workers run as its user)",
 	    d.cg.state);
-	pthread_mutex_lock(&d.lock);
-	routing_restore(&d);
-	pthread_mutex_unlock(&d.lock);
 	workers_start_all(&d);
 
 	/* Serve until SIGTERM or SIGINT; then drain: no new requests, the ones

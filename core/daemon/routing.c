@@ -53,72 +53,78 @@ model_version *routing_pick(model *m)
 
 /* A version may take traffic only when it is served and READY: one that
  * failed to load never does. */
-static int check_servable(model *m, int64_t v, char *err, size_t errlen)
+static corral_status check_servable(model *m, int64_t v, char *err, size_t errlen)
 {
 	model_version *mv = find_version(m, v);
 	if (mv == NULL) {
 		snprintf(err, errlen, "model '%s' has no served version %lld", m->name,
 		    (long long)v);
-		return -1;
+		return CORRAL_E_VERSION_NOT_FOUND;
 	}
 	version_state s = version_state_of(mv);
 	if (s != VERSION_READY) {
 		snprintf(err, errlen, "model '%s' version %lld is %s%s%s: it takes no traffic",
 		    m->name, (long long)v, version_state_name(s),
 		    mv->last_cause[0] ? ": " : "", mv->last_cause);
-		return -1;
+		return CORRAL_E_UNAVAILABLE;
 	}
-	return 0;
+	return CORRAL_OK;
 }
 
-int routing_promote(model *m, int64_t v, char *err, size_t errlen)
+corral_status routing_promote(model *m, int64_t v, char *err, size_t errlen)
 {
-	if (check_servable(m, v, err, errlen) != 0)
-		return -1;
+	corral_status st = check_servable(m, v, err, errlen);
+	if (st != CORRAL_OK)
+		return st;
 	int64_t current = default_version(m)->version;
 	if (current != v)
 		m->previous_default = current;
 	m->default_version = v;
 	m->n_traffic = 0;
-	return 0;
+	return CORRAL_OK;
 }
 
-int routing_rollback(model *m, char *err, size_t errlen)
+corral_status routing_rollback(model *m, char *err, size_t errlen)
 {
 	if (m->previous_default == 0) {
 		snprintf(err, errlen, "model '%s' has no previous default version", m->name);
-		return -1;
+		return CORRAL_E_INVALID_ARGUMENT;
 	}
 	return routing_promote(m, m->previous_default, err, errlen);
 }
 
-int routing_set_traffic(model *m, const int64_t *versions, const int64_t *weights,
-    size_t n, char *err, size_t errlen)
+corral_status routing_set_traffic(model *m, const int64_t *versions,
+    const int64_t *weights, size_t n, char *err, size_t errlen)
 {
 	if (n > ROUTING_MAX_TRAFFIC) {
 		snprintf(err, errlen, "at most %d versions may share traffic", ROUTING_MAX_TRAFFIC);
-		return -1;
+		return CORRAL_E_INVALID_ARGUMENT;
 	}
 	int64_t total = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (weights[i] < 0 || weights[i] > 1000000) {
 			snprintf(err, errlen, "weights are integers from 0 to 1000000");
-			return -1;
+			return CORRAL_E_INVALID_ARGUMENT;
 		}
-		if (weights[i] > 0 && check_servable(m, versions[i], err, errlen) != 0)
-			return -1;
+		/* weight 0 keeps a served version in the list; only a READY
+		 * one may get traffic */
+		corral_status st = weights[i] > 0 ? check_servable(m, versions[i], err, errlen)
+		    : find_version(m, versions[i]) ? CORRAL_OK
+						    : check_servable(m, versions[i], err, errlen);
+		if (st != CORRAL_OK)
+			return st;
 		total += weights[i];
 	}
 	if (n > 0 && total == 0) {
 		snprintf(err, errlen, "the weights add up to 0");
-		return -1;
+		return CORRAL_E_INVALID_ARGUMENT;
 	}
 	for (size_t i = 0; i < n; i++) {
 		m->traffic_version[i] = versions[i];
 		m->traffic_weight[i] = weights[i];
 	}
 	m->n_traffic = n;
-	return 0;
+	return CORRAL_OK;
 }
 
 int routing_pack(msgpack_packer *pk, const model *m)

@@ -7,7 +7,8 @@
  * <state_dir>/routing.json, written atomically after each change and
  * read back at start, so a restarted daemon routes as before.
  *
- * Threading: every function runs with corrald.lock held.
+ * Threading: every function runs with corrald.lock held, except
+ * routing_restore, which runs at start before any other thread.
  */
 #ifndef CORRAL_ROUTING_H
 #define CORRAL_ROUTING_H
@@ -23,16 +24,18 @@ model_version *routing_pick(model *m);
 int64_t routing_default_version(const model *m);
 
 /* Make `v` the default (the current one becomes the rollback target) and
- * end any canary. Returns 0, or -1 with err (and nothing changed). */
-int routing_promote(model *m, int64_t v, char *err, size_t errlen);
+ * end any canary. Returns CORRAL_OK, or VERSION_NOT_FOUND (not served),
+ * UNAVAILABLE (not READY) or INVALID_ARGUMENT with err, nothing changed. */
+corral_status routing_promote(model *m, int64_t v, char *err, size_t errlen);
 
 /* Go back to the previous default, ending any canary. */
-int routing_rollback(model *m, char *err, size_t errlen);
+corral_status routing_rollback(model *m, char *err, size_t errlen);
 
-/* Split the traffic of requests naming no version: n versions with their
- * weights (n == 0 ends the canary). */
-int routing_set_traffic(model *m, const int64_t *versions, const int64_t *weights,
-    size_t n, char *err, size_t errlen);
+/* Split the traffic of requests naming no version: n served versions with
+ * their weights, the ones with weight above 0 READY (n == 0 ends the
+ * canary). */
+corral_status routing_set_traffic(model *m, const int64_t *versions,
+    const int64_t *weights, size_t n, char *err, size_t errlen);
 
 /* {"default_version": N, "previous_default": N, "traffic": {"V": W...}}
  * as three key/value pairs of an enclosing map. */

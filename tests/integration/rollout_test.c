@@ -193,6 +193,7 @@ int main(int argc, char **argv)
 	CHECK_INT(corral_promote(c, "ab", 3, NULL, &err), CORRAL_E_UNAVAILABLE);
 	CHECK_MSG(strstr(err.message, "FAILED") != NULL, "why not 3: %s", err.message);
 	CHECK_INT(corral_promote(c, "nope", 1, NULL, &err), CORRAL_E_MODEL_NOT_FOUND);
+	CHECK_INT(corral_promote(c, "ab", 9, NULL, &err), CORRAL_E_VERSION_NOT_FOUND);
 	CHECK_INT(served_by(c, &st), 2);
 
 	swaps_under_load(c);

@@ -191,16 +191,19 @@ static void test_daemon_full(void)
 		CHECK_STR(c.listen[7], "tcp://h:8");
 	daemon_config_free(&c);
 
-	/* A config named by a relative path: its paths stay relative to the
-	 * cwd, through the file's folder. */
-	char cwd[PATH_MAX];
+	/* A config named by a relative path: its paths become absolute,
+	 * through the file's real folder (workers see only absolute paths). */
+	char cwd[PATH_MAX], real[PATH_MAX], abs_path[PATH_MAX + 32];
 	REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
 	REQUIRE(chdir(tmpdir) == 0);
+	REQUIRE(realpath(".", real) != NULL);
 	rc = daemon_config_load(&c, "etc/corrald.yaml", err, sizeof err);
 	CHECK_MSG(rc == 0, "%s", err);
 	if (rc == 0) {
-		CHECK_STR(c.model_repository, "etc/repo");
-		CHECK_STR(c.plugin_dir, "etc/lib/plugins");
+		snprintf(abs_path, sizeof abs_path, "%s/etc/repo", real);
+		CHECK_STR(c.model_repository, abs_path);
+		snprintf(abs_path, sizeof abs_path, "%s/etc/lib/plugins", real);
+		CHECK_STR(c.plugin_dir, abs_path);
 	}
 	daemon_config_free(&c);
 	REQUIRE(chdir(cwd) == 0);
