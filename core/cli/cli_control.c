@@ -1,7 +1,7 @@
 /*
- * cli_control.c - `corral promote`, `corral rollback` and
- * `corral set-traffic`: change which version serves requests that name
- * none. Each needs the daemon's admin token: --token-file FILE (its first
+ * cli_control.c - `corral promote`, `corral rollback`,
+ * `corral set-traffic` and `corral shadow`: change which version serves
+ * requests that name none, and which one shadows it. Each needs the daemon's admin token: --token-file FILE (its first
  * line), else $CORRAL_ADMIN_TOKEN. Prints the model's routing as JSON.
  */
 #include "cli.h"
@@ -16,6 +16,13 @@ static void control_usage(FILE *f, const char *cmd)
 		fputs("Usage: corral promote [--token-file FILE] MODEL VERSION\n\n"
 		      "Make VERSION (READY) the default: requests that name no version go\n"
 		      "to it. The old default becomes the rollback target; a canary ends.\n",
+		    f);
+	else if (strcmp(cmd, "shadow") == 0)
+		fputs("Usage: corral shadow [--token-file FILE] MODEL VERSION PERCENT\n\n"
+		      "Also send PERCENT (0-100) of the requests the default version answers\n"
+		      "to VERSION (READY): its answers are compared with the default's and\n"
+		      "never returned; 'corral status MODEL' shows the counts. VERSION 0\n"
+		      "or PERCENT 0 stops it.\n",
 		    f);
 	else if (strcmp(cmd, "rollback") == 0)
 		fputs("Usage: corral rollback [--token-file FILE] MODEL\n\n"
@@ -91,15 +98,26 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	bool promote = strcmp(cmd, "promote") == 0, rollback = strcmp(cmd, "rollback") == 0;
+	bool shadow = strcmp(cmd, "shadow") == 0;
 	int operands = argc - optind;
-	if (operands < 1 || (promote && operands != 2) || (rollback && operands != 1))
+	if (operands < 1 || (promote && operands != 2) || (rollback && operands != 1) ||
+	    (shadow && operands != 3))
 		return cli_usage_error(cmd, "wrong number of arguments");
 	const char *model = argv[optind];
 	int64_t version = 0, versions[16], weights[16];
 	size_t n = 0;
-	if (promote && cli_parse_version(cmd, argv[optind + 1], &version) != CLI_EXIT_OK)
+	if ((promote || shadow) &&
+	    cli_parse_version(cmd, argv[optind + 1], &version) != CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
-	for (int i = optind + 1; !promote && !rollback && i < argc; i++) {
+	int percent = 0;
+	if (shadow) {
+		char *end;
+		long p = strtol(argv[optind + 2], &end, 10);
+		if (*end != '\0' || end == argv[optind + 2] || p < 0 || p > 100)
+			return cli_usage_error(cmd, "PERCENT is an integer from 0 to 100");
+		percent = (int)p;
+	}
+	for (int i = optind + 1; !promote && !rollback && !shadow && i < argc; i++) {
 		if (n == 16 || parse_weight(argv[i], &versions[n], &weights[n]) != 0)
 			return cli_usage_error(cmd, "'%s' is not VERSION=WEIGHT (at most 16)",
 			    argv[i]);
@@ -118,6 +136,7 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 		corral_client_set_token(c, token);
 		corral_status st = promote ? corral_promote(c, model, version, &routing, &err)
 		    : rollback ? corral_rollback(c, model, &routing, &err)
+		    : shadow   ? corral_shadow(c, model, version, percent, &routing, &err)
 			       : corral_set_traffic(c, model, versions, weights, n, &routing, &err);
 		if (st != CORRAL_OK)
 			rc = cli_status_error(st, &err);

@@ -20,6 +20,7 @@ static const struct {
 	{"promote", cli_control},
 	{"rollback", cli_control},
 	{"set-traffic", cli_control},
+	{"shadow", cli_control},
 };
 
 static void main_usage(FILE *f)
@@ -39,6 +40,7 @@ static void main_usage(FILE *f)
 	    "  promote MODEL VERSION make VERSION the default (admin token)\n"
 	    "  rollback MODEL        back to the previous default (admin token)\n"
 	    "  set-traffic MODEL V=W...  split traffic by weight (admin token)\n"
+	    "  shadow MODEL V PERCENT    mirror traffic to V, compare (admin token)\n"
 	    "\n"
 	    "Options (also accepted after COMMAND):\n"
 	    "  --url URL     the daemon's address, ipc://PATH or tcp://HOST:PORT\n"

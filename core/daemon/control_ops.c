@@ -1,6 +1,6 @@
 /*
  * control_ops.c - the ops that change what corrald serves (docs/protocol.md):
- * promote, rollback and set-traffic. Each needs the admin token (the
+ * promote, rollback, set-traffic and shadow. Each needs the admin token (the
  * request's `token` equal to the content of the daemon's admin_token_file);
  * without one configured, control ops are off. A change is saved before
  * it is answered (routing.h); the reply is the model's routing.
@@ -85,11 +85,18 @@ corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk
 	int64_t versions[ROUTING_MAX_TRAFFIC], weights[ROUTING_MAX_TRAFFIC];
 	size_t n = 0;
 	bool promote = wire_str_eq(req->op, "promote"), rollback = wire_str_eq(req->op, "rollback");
+	bool shadow = wire_str_eq(req->op, "shadow");
 	if (promote && req->version <= 0) {
 		snprintf(err, errlen, "promote needs 'version'");
 		return CORRAL_E_INVALID_ARGUMENT;
 	}
-	if (!promote && !rollback &&
+	/* shadow: {version, percent}; version 0 or percent 0 stops it */
+	const msgpack_object *pct = wire_map_get(req->root, "percent");
+	if (shadow && (pct == NULL || pct->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) {
+		snprintf(err, errlen, "shadow needs 'percent', an integer from 0 to 100");
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	if (!promote && !rollback && !shadow &&
 	    (st = read_weights(req, versions, weights, &n, err, errlen)) != CORRAL_OK)
 		return st;
 
@@ -104,11 +111,15 @@ corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk
 		model before = *m;
 		st = promote ? routing_promote(m, req->version, err, errlen)
 		    : rollback ? routing_rollback(m, err, errlen)
+		    : shadow   ? routing_set_shadow(m, req->version,
+			       pct->via.u64 > 100 ? 101 : (int64_t)pct->via.u64, err, errlen)
 			       : routing_set_traffic(m, versions, weights, n, err, errlen);
 		if (st == CORRAL_OK && routing_save(d, err, errlen) != 0) {
 			m->default_version = before.default_version;
 			m->previous_default = before.previous_default;
 			m->n_traffic = before.n_traffic;
+			m->shadow_version = before.shadow_version;
+			m->shadow_percent = before.shadow_percent;
 			memcpy(m->traffic_version, before.traffic_version, sizeof m->traffic_version);
 			memcpy(m->traffic_weight, before.traffic_weight, sizeof m->traffic_weight);
 			st = CORRAL_E_INTERNAL;

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "models.h"
 #include "routing.h"
+#include "shadow.h"
 #include "workers.h"
 
 #ifndef CORRAL_PLUGIN_RELDIR
@@ -40,6 +41,7 @@
 #define SUPERVISOR_TICK_MS 100
 #define STOP_GRACE_MS 3000
 #define DRAIN_FLUSH_MS 200
+#define SHADOW_SLOTS 8
 
 static void usage(FILE *out)
 {
@@ -217,7 +219,8 @@ int main(int argc, char **argv)
 	}
 	/* before any request can arrive: the first ones route as saved */
 	routing_restore(&d);
-	if ((f = front_start(&d, err, sizeof err)) == NULL) {
+	if ((d.shadows = shadows_start(&d, SHADOW_SLOTS, err, sizeof err)) == NULL ||
+	    (f = front_start(&d, err, sizeof err)) == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
@@ -268,6 +271,7 @@ out:
 	/* Clients first (no new work), then the workers. */
 	if (f)
 		front_stop(f);
+	shadows_stop(d.shadows);
 	workers_stop_all(&d, STOP_GRACE_MS);
 	if (d.worker_dir) {
 		clear_worker_dir(d.worker_dir);

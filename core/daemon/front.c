@@ -16,6 +16,7 @@
 
 #include "front.h"
 #include "control_ops.h"
+#include "shadow.h"
 #include "info_ops.h"
 #include "log.h"
 #include "workers.h"
@@ -256,6 +257,27 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
  * answer the client. */
 static void front_dispatch(front_req *r);
 
+/* A share of the default version's traffic also goes to the model's
+ * shadow version (shadow.h): the worker request still in r->sb, and a
+ * copy of this reply to compare with. */
+static void maybe_mirror(front_req *r, nng_msg *reply)
+{
+	corrald *d = r->d;
+	model *m = r->mv->model;
+	pthread_mutex_lock(&d->lock);
+	bool mirror = m->shadow_version != 0 && m->shadow_version != r->version &&
+	    r->req.version == 0 && random() % 100 < m->shadow_percent;
+	pthread_mutex_unlock(&d->lock);
+	nng_msg *request = NULL, *primary = NULL;
+	if (!mirror || nng_msg_alloc(&request, 0) != 0 ||
+	    nng_msg_append(request, r->sb.data, r->sb.size) != 0 ||
+	    nng_msg_dup(&primary, reply) != 0) {
+		nng_msg_free(request);
+		return;
+	}
+	shadow_mirror(d->shadows, m, request, primary);
+}
+
 static void worker_finish(front_req *r, int rv)
 {
 	corrald *d = r->d;
@@ -278,6 +300,7 @@ static void worker_finish(front_req *r, int rv)
 	}
 	if (rv == 0) {
 		__atomic_store_n(&r->w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
+		maybe_mirror(r, nng_aio_get_msg(r->waio));
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
 	} else {
 		msgpack_sbuffer_clear(&r->sb);
@@ -369,21 +392,6 @@ static int front_worker_ctx(front_req *r)
 /* How often a request waiting for a READY worker looks again. */
 #define DISPATCH_POLL_MS 5
 
-/* The READY worker of mv with the least outstanding work, or NULL. Lock
- * held. */
-static worker *pick_worker(model_version *mv)
-{
-	worker *best = NULL;
-	for (size_t k = 0; k < mv->n_inst; k++) {
-		worker *w = mv->inst[k].w;
-		if (mv->inst[k].state == VERSION_READY && w != NULL && w->pid > 0 &&
-		    !w->timed_out && !__atomic_load_n(&w->disconnected, __ATOMIC_ACQUIRE) &&
-		    (best == NULL || w->outstanding < best->outstanding))
-			best = w;
-	}
-	return best;
-}
-
 /* Requests queued at mv: those waiting for a READY worker, and those sent
  * to a worker that is busy with another. Lock held. */
 static size_t queue_length(const model_version *mv)
@@ -447,7 +455,7 @@ static void front_dispatch(front_req *r)
 	corral_status st = CORRAL_OK;
 	pthread_mutex_lock(&d->lock);
 	version_state vs = version_state_of(mv);
-	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : pick_worker(mv);
+	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : version_pick_worker(mv);
 	size_t limit = (size_t)mv->model->cfg.max_queue;
 	if (vs == VERSION_FAILED || vs == VERSION_STOPPED) {
 		st = CORRAL_E_UNAVAILABLE;
@@ -560,7 +568,7 @@ static void front_handle(front_req *r)
 	    : wire_str_eq(op, "health")                   ? op_health
 	    : wire_str_eq(op, "status")                   ? op_status
 	    : wire_str_eq(op, "promote") || wire_str_eq(op, "rollback") ||
-		    wire_str_eq(op, "set-traffic")
+		    wire_str_eq(op, "set-traffic") || wire_str_eq(op, "shadow")
 		? op_control
 							  : NULL;
 	if (handler == NULL) {

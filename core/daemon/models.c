@@ -15,6 +15,19 @@
 
 #define MODEL_MAX_VERSIONS 1024
 
+worker *version_pick_worker(model_version *mv)
+{
+	worker *best = NULL;
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		worker *w = mv->inst[k].w;
+		if (mv->inst[k].state == VERSION_READY && w != NULL && w->pid > 0 &&
+		    !w->timed_out && !__atomic_load_n(&w->disconnected, __ATOMIC_ACQUIRE) &&
+		    (best == NULL || w->outstanding < best->outstanding))
+			best = w;
+	}
+	return best;
+}
+
 version_state version_state_of(const model_version *mv)
 {
 	if (mv->failed)

@@ -124,6 +124,12 @@ struct model {
 	int64_t traffic_version[ROUTING_MAX_TRAFFIC];
 	int64_t traffic_weight[ROUTING_MAX_TRAFFIC];
 	size_t n_traffic;         /* 0: no canary */
+	int64_t shadow_version;   /* mirrored to, never answering; 0: none */
+	int64_t shadow_percent;   /* share of default traffic mirrored */
+	struct shadow_stats {
+		uint64_t mirrored, compared, diverged, failed, skipped;
+		double max_abs_diff;
+	} shadow;                 /* shadow.h; under the lock */
 };
 
 struct corrald {
@@ -133,6 +139,7 @@ struct corrald {
 	char *worker_dir; /* <runtime_dir>/workers, 0711: one private folder
 			     per worker inside */
 	bool as_root;     /* workers get an unprivileged identity */
+	struct shadows *shadows; /* shadow.h */
 	char *admin_token; /* from cfg.admin_token_file; NULL: control ops off */
 	cgroups cg;
 	pthread_mutex_t lock;
@@ -157,6 +164,10 @@ void models_free(corrald *d);
  * message. */
 model_version *models_find(corrald *d, wire_str name, int64_t version,
     bool for_traffic, corral_status *st, char *err, size_t errlen);
+
+/* The READY worker of mv with the least outstanding work that is still
+ * connected, or NULL. Lock held. */
+worker *version_pick_worker(model_version *mv);
 
 /* The state of the version as a whole: FAILED or STOPPED when it is, else
  * READY when any instance is, else STARTING when any is, else CRASHED.

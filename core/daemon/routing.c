@@ -127,10 +127,32 @@ corral_status routing_set_traffic(model *m, const int64_t *versions,
 	return CORRAL_OK;
 }
 
+corral_status routing_set_shadow(model *m, int64_t v, int64_t percent, char *err,
+    size_t errlen)
+{
+	if (percent < 0 || percent > 100) {
+		snprintf(err, errlen, "percent is an integer from 0 to 100");
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	if (v != 0 && percent > 0) {
+		corral_status st = check_servable(m, v, err, errlen);
+		if (st != CORRAL_OK)
+			return st;
+	}
+	bool off = v == 0 || percent == 0;
+	if (!off && v != m->shadow_version)
+		memset(&m->shadow, 0, sizeof m->shadow); /* a new candidate, new counts */
+	m->shadow_version = off ? 0 : v;
+	m->shadow_percent = off ? 0 : percent;
+	return CORRAL_OK;
+}
+
 int routing_pack(msgpack_packer *pk, const model *m)
 {
 	int64_t def = default_version((model *)m)->version;
-	int rc = wire_pack_cstr(pk, "default_version") || wire_pack_i64(pk, def) ||
+	int rc = wire_pack_cstr(pk, "shadow_version") || wire_pack_i64(pk, m->shadow_version) ||
+	    wire_pack_cstr(pk, "shadow_percent") || wire_pack_i64(pk, m->shadow_percent) ||
+	    wire_pack_cstr(pk, "default_version") || wire_pack_i64(pk, def) ||
 	    wire_pack_cstr(pk, "previous_default") || wire_pack_i64(pk, m->previous_default) ||
 	    wire_pack_cstr(pk, "traffic") || msgpack_pack_map(pk, m->n_traffic);
 	for (size_t i = 0; rc == 0 && i < m->n_traffic; i++) {
@@ -163,6 +185,8 @@ int routing_save(const corrald *d, char *err, size_t errlen)
 			json_object_set_new(traffic, v, json_integer(m->traffic_weight[t]));
 		}
 		json_object_set_new(r, "traffic", traffic);
+		json_object_set_new(r, "shadow_version", json_integer(m->shadow_version));
+		json_object_set_new(r, "shadow_percent", json_integer(m->shadow_percent));
 		json_object_set_new(models, m->name, r);
 	}
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -249,6 +273,10 @@ void routing_restore(corrald *d)
 				m->traffic_weight[m->n_traffic++] = json_integer_value(w);
 			}
 		}
+		m->shadow_version = still_served(m,
+		    json_integer_value(json_object_get(r, "shadow_version")), "shadow");
+		json_int_t pct = json_integer_value(json_object_get(r, "shadow_percent"));
+		m->shadow_percent = m->shadow_version && pct > 0 && pct <= 100 ? pct : 0;
 		log_msg(LOG_INFO, "routing: model %s: default version %lld%s restored",
 		    m->name, (long long)default_version(m)->version,
 		    m->n_traffic ? " and traffic weights" : "");

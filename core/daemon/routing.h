@@ -37,10 +37,16 @@ corral_status routing_rollback(model *m, char *err, size_t errlen);
 corral_status routing_set_traffic(model *m, const int64_t *versions,
     const int64_t *weights, size_t n, char *err, size_t errlen);
 
-/* {"default_version": N, "previous_default": N, "traffic": {"V": W...}}
- * as three key/value pairs of an enclosing map. */
+/* Mirror `percent` of the default version's traffic to version v
+ * (shadow.h); v 0 or percent 0 stops mirroring. */
+corral_status routing_set_shadow(model *m, int64_t v, int64_t percent, char *err,
+    size_t errlen);
+
+/* {"shadow_version": N, "shadow_percent": N, "default_version": N,
+ * "previous_default": N, "traffic": {"V": W...}} as five key/value pairs
+ * of an enclosing map. */
 int routing_pack(msgpack_packer *pk, const model *m);
-#define ROUTING_PACK_PAIRS 3
+#define ROUTING_PACK_PAIRS 5
 
 /* Write every model's routing to <state_dir>/routing.json (temporary
  * file, fsync, rename, fsync of the folder). Returns 0, or -1 with err. */

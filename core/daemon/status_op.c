@@ -76,8 +76,10 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 	const char *user = !d->as_root ? "(corrald's own)"
 	    : mv->model->cfg.user  ? mv->model->cfg.user
 				   : d->cfg.worker_user;
-	uint32_t n = 11 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) + (mv->sandbox ? 1 : 0);
 	const model *m = mv->model;
+	bool shadowed = m->shadow_version == mv->version;
+	uint32_t n = 11 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) +
+	    (mv->sandbox ? 1 : 0) + shadowed;
 	int64_t weight = 0;
 	for (size_t i = 0; i < m->n_traffic; i++)
 		if (m->traffic_version[i] == mv->version)
@@ -102,6 +104,17 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 		rc = pack_instance(pk, &mv->inst[k], now);
 	if (rc == 0 && mv->last_cause[0])
 		rc = wire_pack_kv_str(pk, "last_exit", mv->last_cause);
+	/* this version is the model's shadow: how its answers compare */
+	if (rc == 0 && shadowed)
+		rc = wire_pack_cstr(pk, "shadow") || msgpack_pack_map(pk, 7) ||
+		    pack_kv_i64(pk, "percent", m->shadow_percent) ||
+		    pack_kv_i64(pk, "mirrored", (int64_t)m->shadow.mirrored) ||
+		    pack_kv_i64(pk, "compared", (int64_t)m->shadow.compared) ||
+		    pack_kv_i64(pk, "diverged", (int64_t)m->shadow.diverged) ||
+		    pack_kv_i64(pk, "failed", (int64_t)m->shadow.failed) ||
+		    pack_kv_i64(pk, "skipped", (int64_t)m->shadow.skipped) ||
+		    wire_pack_cstr(pk, "max_abs_diff") ||
+		    msgpack_pack_double(pk, m->shadow.max_abs_diff);
 	/* The worker's own map of layers, as it sent it at READY. */
 	if (rc == 0 && mv->sandbox)
 		rc = wire_pack_cstr(pk, "sandbox") ||

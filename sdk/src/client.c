@@ -675,3 +675,18 @@ CLIENT_API corral_status corral_set_traffic(corral_client *c, const char *model,
 	pthread_mutex_unlock(&c->mu);
 	return st;
 }
+
+CLIENT_API corral_status corral_shadow(corral_client *c, const char *model,
+    int64_t version, int percent, char **routing, corral_error *err)
+{
+	if (routing)
+		*routing = NULL;
+	pthread_mutex_lock(&c->mu);
+	corral_status st = control_begin(c, "shadow", model, 2) ||
+		wire_pack_cstr(&c->pk, "version") || wire_pack_i64(&c->pk, version) ||
+		wire_pack_cstr(&c->pk, "percent") || wire_pack_i64(&c->pk, percent)
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : json_roundtrip(c, routing, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}

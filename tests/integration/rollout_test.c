@@ -136,6 +136,41 @@ static void check_provenance(corral_client *c, const char *example)
 	json_decref(root);
 }
 
+/* Version 1 shadows version 2, the default: every answer comes from 2,
+ * and every mirrored one is compared; they differ (other weights). */
+static void check_shadow(corral_client *c)
+{
+	corral_error err;
+	CHECK_INT(corral_shadow(c, "ab", 1, 100, NULL, &err), CORRAL_OK);
+	int from2 = 0;
+	for (int i = 0; i < 200; i++) {
+		corral_status st;
+		from2 += served_by(c, &st) == 2;
+	}
+	CHECK_MSG(from2 == 200, "the shadow never answers (%d of 200 from version 2)", from2);
+	struct timespec ts = {0, 300 * 1000000L};
+	nanosleep(&ts, NULL); /* the last comparisons land */
+	char *text = NULL;
+	REQUIRE(corral_get_status(c, "ab", &text, &err) == CORRAL_OK);
+	json_t *root = json_loads(text, 0, NULL);
+	free(text);
+	json_t *sh = NULL, *v;
+	size_t i;
+	json_array_foreach(json_object_get(root, "models"), i, v)
+		if (json_object_get(v, "shadow"))
+			sh = json_object_get(v, "shadow");
+	long long mirrored = json_integer_value(json_object_get(sh, "mirrored"));
+	long long compared = json_integer_value(json_object_get(sh, "compared"));
+	long long diverged = json_integer_value(json_object_get(sh, "diverged"));
+	double diff = json_real_value(json_object_get(sh, "max_abs_diff"));
+	printf("shadow at 100%%: %lld mirrored, %lld compared, %lld diverged, max diff %g\n",
+	    mirrored, compared, diverged, diff);
+	CHECK_MSG(compared >= 150 && diverged == compared && diff > 0,
+	    "the shadow's answers were compared and found different");
+	json_decref(root);
+	CHECK_INT(corral_shadow(c, "ab", 0, 0, NULL, &err), CORRAL_OK);
+}
+
 static void start(const char *corrald)
 {
 	char extra[512];
@@ -199,6 +234,7 @@ int main(int argc, char **argv)
 	swaps_under_load(c);
 	check_provenance(c, argv[2]);
 	CHECK_INT(corral_promote(c, "ab", 2, NULL, &err), CORRAL_OK);
+	check_shadow(c);
 
 	/* A canary: 90/10 over 10 000 requests. */
 	int64_t versions[2] = {1, 2}, weights[2] = {90, 10};

@@ -151,6 +151,12 @@ corral_status corral_set_traffic(corral_client *c, const char *model,
     const int64_t *versions, const int64_t *weights, size_t n, char **routing,
     corral_error *err);
 
+/* Mirror `percent` (0..100) of the requests the default version answers
+ * to `version` (READY), whose answers are compared, never returned; the
+ * counts are in `status`. version 0 or percent 0 stops it. */
+corral_status corral_shadow(corral_client *c, const char *model, int64_t version,
+    int percent, char **routing, corral_error *err);
+
 /* ------------------------------------------------------------ status --- */
 
 /*
