@@ -205,19 +205,30 @@ static void model_policy(yaml_doc *d, yaml_node_t *root, model_config *c)
 	}
 }
 
+/* The optional mapping under `key`, its keys checked against `known`;
+ * NULL when absent or not a mapping (then an error is recorded). */
+static yaml_node_t *sub_mapping(yaml_doc *d, yaml_node_t *root, const char *key,
+    const char *const *known)
+{
+	yaml_node_t *m = ydoc_get(d, root, key);
+	if (m == NULL)
+		return NULL;
+	if (m->type != YAML_MAPPING_NODE) {
+		ydoc_fail(d, m, "%s must be a mapping", key);
+		return NULL;
+	}
+	ydoc_check_keys(d, m, known);
+	return m;
+}
+
 static void model_limits(yaml_doc *d, yaml_node_t *root, worker_limits *l)
 {
 	*l = (worker_limits){.memory_bytes = 2LL << 30, .pids = 256, .open_files = 64};
-	yaml_node_t *m = ydoc_get(d, root, "limits");
-	if (m == NULL)
-		return;
-	if (m->type != YAML_MAPPING_NODE) {
-		ydoc_fail(d, m, "limits must be a mapping");
-		return;
-	}
 	static const char *const keys[] = {"memory_bytes", "pids", "cpu_millicores",
 	    "cpu_seconds", "address_space_bytes", "open_files", NULL};
-	ydoc_check_keys(d, m, keys);
+	yaml_node_t *m = sub_mapping(d, root, "limits", keys);
+	if (m == NULL)
+		return;
 	ydoc_i64(d, m, "memory_bytes", 16LL << 20, INT64_MAX, &l->memory_bytes);
 	ydoc_i64(d, m, "pids", 8, 1000000, &l->pids);
 	ydoc_i64(d, m, "cpu_millicores", 0, 1000000, &l->cpu_millicores);
@@ -288,16 +299,11 @@ static void model_params(yaml_doc *d, yaml_node_t *root, model_config *c)
 
 static void model_restart(yaml_doc *d, yaml_node_t *root, restart_policy *r)
 {
-	yaml_node_t *m = ydoc_get(d, root, "restart");
-	if (m == NULL)
-		return;
-	if (m->type != YAML_MAPPING_NODE) {
-		ydoc_fail(d, m, "restart must be a mapping");
-		return;
-	}
 	static const char *const keys[] = {"delay_ms", "max_delay_ms", "healthy_ms",
 	    "intensity", "period_ms", NULL};
-	ydoc_check_keys(d, m, keys);
+	yaml_node_t *m = sub_mapping(d, root, "restart", keys);
+	if (m == NULL)
+		return;
 	ydoc_i64(d, m, "delay_ms", 0, 3600000, &r->delay_ms);
 	ydoc_i64(d, m, "max_delay_ms", 0, 3600000, &r->max_delay_ms);
 	ydoc_i64(d, m, "healthy_ms", 0, 86400000, &r->healthy_ms);

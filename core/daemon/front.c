@@ -256,26 +256,30 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 /* The worker-side exchange ended with rv (0: its reply is in waio):
  * answer the client. */
 static void front_dispatch(front_req *r);
+static void dispatch_locked(front_req *r);
 
-/* A share of the default version's traffic also goes to the model's
- * shadow version (shadow.h): the worker request still in r->sb, and a
- * copy of this reply to compare with. */
-static void maybe_mirror(front_req *r, nng_msg *reply)
+/* Should this answered request also go to the model's shadow version
+ * (shadow.h)? Only traffic that named no version, answered by another
+ * version, for the shadow's share. Lock held. */
+static bool wants_mirror(const front_req *r)
 {
-	corrald *d = r->d;
-	model *m = r->mv->model;
-	pthread_mutex_lock(&d->lock);
-	bool mirror = m->shadow_version != 0 && m->shadow_version != r->version &&
+	const model *m = r->mv->model;
+	return m->shadow_version != 0 && m->shadow_version != r->version &&
 	    r->req.version == 0 && random() % 100 < m->shadow_percent;
-	pthread_mutex_unlock(&d->lock);
+}
+
+/* Mirror: the worker request still in r->sb, and a copy of its reply to
+ * compare the shadow's answer with. */
+static void mirror(front_req *r, nng_msg *reply)
+{
 	nng_msg *request = NULL, *primary = NULL;
-	if (!mirror || nng_msg_alloc(&request, 0) != 0 ||
+	if (nng_msg_alloc(&request, 0) != 0 ||
 	    nng_msg_append(request, r->sb.data, r->sb.size) != 0 ||
 	    nng_msg_dup(&primary, reply) != 0) {
 		nng_msg_free(request);
 		return;
 	}
-	shadow_mirror(d->shadows, m, request, primary);
+	shadow_mirror(r->d->shadows, r->mv->model, request, primary);
 }
 
 static void worker_finish(front_req *r, int rv)
@@ -286,6 +290,7 @@ static void worker_finish(front_req *r, int rv)
 	r->w->served += rv == 0;
 	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && !r->retried &&
 	    r->mv->model->cfg.retryable;
+	bool shadow = rv == 0 && wants_mirror(r);
 	pthread_mutex_unlock(&d->lock);
 	if (retry) {
 		/* Once, on another READY worker (the dead one is not READY any
@@ -300,7 +305,8 @@ static void worker_finish(front_req *r, int rv)
 	}
 	if (rv == 0) {
 		__atomic_store_n(&r->w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
-		maybe_mirror(r, nng_aio_get_msg(r->waio));
+		if (shadow)
+			mirror(r, nng_aio_get_msg(r->waio));
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
 	} else {
 		msgpack_sbuffer_clear(&r->sb);
@@ -432,13 +438,11 @@ static void front_infer(front_req *r)
 		    ? r->req.timeout_ms : r->model_timeout_ms;
 		r->deadline_ms = now_ms() + r->timeout_ms;
 		r->retried = false;
-	}
-	pthread_mutex_unlock(&d->lock);
-	if (st != CORRAL_OK) {
-		front_send_error(r, st, r->err);
+		dispatch_locked(r); /* unlocks */
 		return;
 	}
-	front_dispatch(r);
+	pthread_mutex_unlock(&d->lock);
+	front_send_error(r, st, r->err);
 }
 
 /*
@@ -450,10 +454,17 @@ static void front_infer(front_req *r)
  */
 static void front_dispatch(front_req *r)
 {
+	pthread_mutex_lock(&r->d->lock);
+	dispatch_locked(r);
+}
+
+/* front_dispatch with the lock already held (it is released): an infer
+ * finds its version and goes on under the same lock. */
+static void dispatch_locked(front_req *r)
+{
 	corrald *d = r->d;
 	model_version *mv = r->mv;
 	corral_status st = CORRAL_OK;
-	pthread_mutex_lock(&d->lock);
 	version_state vs = version_state_of(mv);
 	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : version_pick_worker(mv);
 	size_t limit = (size_t)mv->model->cfg.max_queue;

@@ -15,6 +15,14 @@
 
 #define MODEL_MAX_VERSIONS 1024
 
+model_version *model_find_version(model *m, int64_t v)
+{
+	for (size_t j = 0; j < m->n_versions; j++)
+		if (m->versions[j].version == v)
+			return &m->versions[j];
+	return NULL;
+}
+
 worker *version_pick_worker(model_version *mv)
 {
 	worker *best = NULL;
@@ -303,9 +311,9 @@ model_version *models_find(corrald *d, wire_str name, int64_t version,
 			return routing_pick(m);
 		if (version == 0)
 			version = routing_default_version(m);
-		for (size_t j = 0; j < m->n_versions; j++)
-			if (m->versions[j].version == version)
-				return &m->versions[j];
+		model_version *mv = model_find_version(m, version);
+		if (mv != NULL)
+			return mv;
 		*st = CORRAL_E_VERSION_NOT_FOUND;
 		snprintf(err, errlen, "model '%s' has no served version %lld",
 		    m->name, (long long)version);

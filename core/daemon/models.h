@@ -165,6 +165,9 @@ void models_free(corrald *d);
 model_version *models_find(corrald *d, wire_str name, int64_t version,
     bool for_traffic, corral_status *st, char *err, size_t errlen);
 
+/* m's served version v, or NULL. */
+model_version *model_find_version(model *m, int64_t v);
+
 /* The READY worker of mv with the least outstanding work that is still
  * connected, or NULL. Lock held. */
 worker *version_pick_worker(model_version *mv);

@@ -10,20 +10,12 @@
 #include "log.h"
 #include "routing.h"
 
-static model_version *find_version(model *m, int64_t v)
-{
-	for (size_t j = 0; j < m->n_versions; j++)
-		if (m->versions[j].version == v)
-			return &m->versions[j];
-	return NULL;
-}
-
 /* The promoted version; else the highest that has not failed (a new
  * version that cannot load does not take the traffic of the one before);
  * else the highest. */
 static model_version *default_version(model *m)
 {
-	model_version *mv = m->default_version ? find_version(m, m->default_version) : NULL;
+	model_version *mv = m->default_version ? model_find_version(m, m->default_version) : NULL;
 	for (size_t j = m->n_versions; mv == NULL && j-- > 0;)
 		if (version_state_of(&m->versions[j]) != VERSION_FAILED)
 			mv = &m->versions[j];
@@ -45,7 +37,7 @@ model_version *routing_pick(model *m)
 	int64_t x = total > 0 ? random() % total : 0;
 	for (size_t i = 0; i < m->n_traffic; i++) {
 		if (x < m->traffic_weight[i])
-			return find_version(m, m->traffic_version[i]);
+			return model_find_version(m, m->traffic_version[i]);
 		x -= m->traffic_weight[i];
 	}
 	return default_version(m);
@@ -55,7 +47,7 @@ model_version *routing_pick(model *m)
  * failed to load never does. */
 static corral_status check_servable(model *m, int64_t v, char *err, size_t errlen)
 {
-	model_version *mv = find_version(m, v);
+	model_version *mv = model_find_version(m, v);
 	if (mv == NULL) {
 		snprintf(err, errlen, "model '%s' has no served version %lld", m->name,
 		    (long long)v);
@@ -109,7 +101,7 @@ corral_status routing_set_traffic(model *m, const int64_t *versions,
 		/* weight 0 keeps a served version in the list; only a READY
 		 * one may get traffic */
 		corral_status st = weights[i] > 0 ? check_servable(m, versions[i], err, errlen)
-		    : find_version(m, versions[i]) ? CORRAL_OK
+		    : model_find_version(m, versions[i]) ? CORRAL_OK
 						    : check_servable(m, versions[i], err, errlen);
 		if (st != CORRAL_OK)
 			return st;
@@ -234,7 +226,7 @@ out:
 /* A saved version still served, or 0 with a log line. */
 static int64_t still_served(model *m, json_int_t v, const char *what)
 {
-	if (v == 0 || find_version(m, v) != NULL)
+	if (v == 0 || model_find_version(m, v) != NULL)
 		return v;
 	log_msg(LOG_WARN, "routing: model %s: %s version %lld is no longer served; dropped",
 	    m->name, what, (long long)v);

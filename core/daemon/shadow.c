@@ -141,10 +141,7 @@ void shadow_mirror(shadows *s, model *m, nng_msg *request, nng_msg *primary)
 	corrald *d = s->d;
 	slot *sl = NULL;
 	pthread_mutex_lock(&d->lock);
-	model_version *mv = NULL;
-	for (size_t j = 0; j < m->n_versions; j++)
-		if (m->versions[j].version == m->shadow_version)
-			mv = &m->versions[j];
+	model_version *mv = model_find_version(m, m->shadow_version);
 	worker *w = mv ? version_pick_worker(mv) : NULL;
 	for (size_t i = 0; w != NULL && sl == NULL && i < s->n; i++)
 		if (!s->slots[i].busy)
