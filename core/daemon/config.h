@@ -31,6 +31,7 @@ typedef struct daemon_config {
 	int64_t shutdown_grace_ms;       /* drain time on SIGTERM */
 	char *state_dir;                 /* routing.json; NULL: runtime_dir */
 	char *admin_token_file;          /* NULL: control ops refused */
+	int64_t repository_poll_ms;      /* 0: reload only when asked */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

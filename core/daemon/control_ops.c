@@ -23,7 +23,7 @@ static bool same_secret(wire_str given, const char *want)
 	return diff == 0;
 }
 
-static corral_status check_admin(const corrald *d, const wire_request *req, char *err,
+corral_status control_check_admin(const corrald *d, const wire_request *req, char *err,
     size_t errlen)
 {
 	if (d->admin_token == NULL) {
@@ -36,14 +36,6 @@ static corral_status check_admin(const corrald *d, const wire_request *req, char
 		return CORRAL_E_UNAUTHENTICATED;
 	}
 	return CORRAL_OK;
-}
-
-static model *find_model(corrald *d, wire_str name)
-{
-	for (size_t i = 0; i < d->n_models; i++)
-		if (wire_str_eq(name, d->models[i].name))
-			return &d->models[i];
-	return NULL;
 }
 
 /* set-traffic's {"weights": {"VERSION": WEIGHT, ...}} */
@@ -79,7 +71,7 @@ static corral_status read_weights(const wire_request *req, int64_t *versions,
 corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk,
     char *err, size_t errlen)
 {
-	corral_status st = check_admin(d, req, err, errlen);
+	corral_status st = control_check_admin(d, req, err, errlen);
 	if (st != CORRAL_OK)
 		return st;
 	int64_t versions[ROUTING_MAX_TRAFFIC], weights[ROUTING_MAX_TRAFFIC];
@@ -101,7 +93,7 @@ corral_status op_control(corrald *d, const wire_request *req, msgpack_packer *pk
 		return st;
 
 	pthread_mutex_lock(&d->lock);
-	model *m = find_model(d, req->model);
+	model *m = models_find_model(d, req->model);
 	if (m == NULL) {
 		st = CORRAL_E_MODEL_NOT_FOUND;
 		snprintf(err, errlen, "no model named '%.*s'",

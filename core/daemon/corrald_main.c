@@ -28,6 +28,7 @@
 #include "models.h"
 #include "routing.h"
 #include "shadow.h"
+#include "lifecycle.h"
 #include "workers.h"
 
 #ifndef CORRAL_PLUGIN_RELDIR
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, LIFECYCLE_WAKE_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -213,7 +215,7 @@ int main(int argc, char **argv)
 	/* restart jitter and canary picks */
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (setup_paths(&d, err, sizeof err) != 0 || load_admin_token(&d, err, sizeof err) != 0 ||
-	    models_load(&d, err, sizeof err) != 0) {
+	    lifecycle_start(&d, err, sizeof err) != 0) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 	    d.as_root ? "on (workers run as unprivileged users)"
 		      : "off (corrald is not root: workers run as its user)",
 	    d.cg.state);
-	workers_start_all(&d);
+	workers_tick(&d);
 
 	/* Serve until SIGTERM or SIGINT; then drain: no new requests, the ones
 	 * received finish (their workers still supervised) until none is
@@ -251,6 +253,7 @@ int main(int argc, char **argv)
 			drain_until = now_ms() + d.cfg.shutdown_grace_ms;
 		}
 		workers_reap(&d);
+		lifecycle_tick(&d);
 		workers_tick(&d);
 		if (drain_until == 0)
 			continue;
@@ -268,7 +271,9 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	/* Clients first (no new work), then the workers. */
+	/* Clients first (no new work), then the workers. A control op
+	 * waiting for this thread is answered first: front_stop waits for it. */
+	lifecycle_close(&d);
 	if (f)
 		front_stop(f);
 	shadows_stop(d.shadows);
@@ -278,6 +283,7 @@ out:
 		rmdir(d.worker_dir);
 	}
 	models_free(&d);
+	lifecycle_free(&d);
 	free(d.worker_exe);
 	free(d.plugin_dir);
 	free(d.worker_dir);

@@ -18,7 +18,9 @@
 #include "control_ops.h"
 #include "shadow.h"
 #include "info_ops.h"
+#include "lifecycle.h"
 #include "log.h"
+#include "routing.h"
 #include "workers.h"
 
 /* nng closes a connection that sends a message over its receive limit,
@@ -50,12 +52,14 @@ typedef struct front_req {
 	bool napping_for_cause; /* else naps wait for a READY worker */
 	bool parked;     /* counted in mv->waiting */
 	bool retried;    /* sent again after its worker crashed */
-	model_version *mv;
+	model_version *mv; /* referenced from the version's choice until the
+			      request no longer needs it */
 	int64_t model_timeout_ms; /* the model's own deadline, for hang checks */
 	nng_msg *wreply;        /* the worker's reply, until ours is sent */
 	const char *tail;       /* its outputs, appended after r->sb */
 	size_t tail_len;
-	const char *model_name; /* the model table outlives every request */
+	model *model;           /* models outlive every request */
+	const char *model_name;
 	int64_t version;
 	int64_t timeout_ms;
 	int64_t deadline_ms;   /* now_ms() by which the worker must answer */
@@ -258,12 +262,30 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 static void front_dispatch(front_req *r);
 static void dispatch_locked(front_req *r);
 
+/* Hold mv for r (dropping the version it held, if any). Lock held. */
+static void hold_version(front_req *r, model_version *mv)
+{
+	version_ref(mv);
+	if (r->mv != NULL)
+		version_unref(r->mv);
+	r->mv = mv;
+}
+
+/* r is done with its version. Lock held. */
+static void release_version(front_req *r)
+{
+	if (r->mv != NULL) {
+		version_unref(r->mv);
+		r->mv = NULL;
+	}
+}
+
 /* Should this answered request also go to the model's shadow version
  * (shadow.h)? Only traffic that named no version, answered by another
  * version, for the shadow's share. Lock held. */
 static bool wants_mirror(const front_req *r)
 {
-	const model *m = r->mv->model;
+	const model *m = r->model;
 	return m->shadow_version != 0 && m->shadow_version != r->version &&
 	    r->req.version == 0 && random() % 100 < m->shadow_percent;
 }
@@ -279,7 +301,7 @@ static void mirror(front_req *r, nng_msg *reply)
 		nng_msg_free(request);
 		return;
 	}
-	shadow_mirror(r->d->shadows, r->mv->model, request, primary);
+	shadow_mirror(r->d->shadows, r->model, request, primary);
 }
 
 static void worker_finish(front_req *r, int rv)
@@ -289,8 +311,10 @@ static void worker_finish(front_req *r, int rv)
 	r->w->outstanding--;
 	r->w->served += rv == 0;
 	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && !r->retried &&
-	    r->mv->model->cfg.retryable;
+	    r->model->cfg.retryable;
 	bool shadow = rv == 0 && wants_mirror(r);
+	if (!retry)
+		release_version(r);
 	pthread_mutex_unlock(&d->lock);
 	if (retry) {
 		/* Once, on another READY worker (the dead one is not READY any
@@ -428,7 +452,8 @@ static void front_infer(front_req *r)
 	model_version *mv = models_find(d, r->req.model, r->req.version, true, &st,
 	    r->err, sizeof r->err);
 	if (mv != NULL) {
-		r->mv = mv;
+		hold_version(r, mv);
+		r->model = mv->model;
 		r->model_name = mv->model->name;
 		r->version = mv->version;
 		r->model_timeout_ms = mv->model->cfg.request_timeout_ms
@@ -466,6 +491,18 @@ static void dispatch_locked(front_req *r)
 	model_version *mv = r->mv;
 	corral_status st = CORRAL_OK;
 	version_state vs = version_state_of(mv);
+	if ((vs == VERSION_DRAINING || vs == VERSION_STOPPED) && r->req.version == 0) {
+		/* Its version is being unloaded (lifecycle.h) before the request
+		 * reached a worker: the routing picks again. */
+		model_version *now = routing_pick(mv->model);
+		if (now != NULL && now != mv) {
+			unpark(r);
+			hold_version(r, now);
+			r->version = now->version;
+			mv = now;
+			vs = version_state_of(mv);
+		}
+	}
 	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : version_pick_worker(mv);
 	size_t limit = (size_t)mv->model->cfg.max_queue;
 	if (vs == VERSION_FAILED || vs == VERSION_STOPPED) {
@@ -497,6 +534,8 @@ static void dispatch_locked(front_req *r)
 	}
 	unpark(r);
 	int rv = 0;
+	if (st != CORRAL_OK)
+		release_version(r);
 	if (st == CORRAL_OK) {
 		r->w = w;
 		worker_ref(w);
@@ -533,6 +572,7 @@ static void dispatch_locked(front_req *r)
 		nng_msg_free(wm);
 		pthread_mutex_lock(&d->lock);
 		w->outstanding--;
+		release_version(r);
 		pthread_mutex_unlock(&d->lock);
 		worker_unref(d, r->w);
 		r->w = NULL;
@@ -581,7 +621,9 @@ static void front_handle(front_req *r)
 	    : wire_str_eq(op, "promote") || wire_str_eq(op, "rollback") ||
 		    wire_str_eq(op, "set-traffic") || wire_str_eq(op, "shadow")
 		? op_control
-							  : NULL;
+	    : wire_str_eq(op, "load") || wire_str_eq(op, "unload") || wire_str_eq(op, "reload")
+		? op_lifecycle
+		: NULL;
 	if (handler == NULL) {
 		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",
 		    (int)(op.len > 64 ? 64 : op.len), op.ptr);
@@ -719,6 +761,9 @@ void front_stop(front *f)
 			nng_msg_free(r->wreply);
 		if (r->w)
 			worker_unref(f->d, r->w);
+		pthread_mutex_lock(&f->d->lock);
+		release_version(r);
+		pthread_mutex_unlock(&f->d->lock);
 		msgpack_sbuffer_destroy(&r->sb);
 	}
 	free(f->reqs);

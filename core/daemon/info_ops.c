@@ -45,7 +45,7 @@ corral_status op_metadata(corrald *d, const wire_request *req,
 	    wire_pack_cstr(pk, "version") || wire_pack_i64(pk, mv->version) ||
 	    wire_pack_cstr(pk, "versions") || msgpack_pack_array(pk, m->n_versions);
 	for (size_t i = 0; rc == 0 && i < m->n_versions; i++)
-		rc = wire_pack_i64(pk, m->versions[i].version);
+		rc = wire_pack_i64(pk, m->versions[i]->version);
 	if (rc == 0)
 		rc = pk->callback(pk->data, mv->meta, mv->meta_len) ||
 		    pack_provenance(pk, mv);
@@ -59,14 +59,14 @@ corral_status op_models(corrald *d, const wire_request *req,
 	pthread_mutex_lock(&d->lock);
 	size_t total = 0;
 	for (size_t i = 0; i < d->n_models; i++)
-		total += d->models[i].n_versions;
+		total += d->models[i]->n_versions;
 	int rc = msgpack_pack_map(pk, req->id ? 3 : 2) ||
 	    wire_pack_envelope(pk, req->id) || wire_pack_cstr(pk, "models") ||
 	    msgpack_pack_array(pk, total);
 	for (size_t i = 0; rc == 0 && i < d->n_models; i++) {
-		model *m = &d->models[i];
+		model *m = d->models[i];
 		for (size_t j = 0; rc == 0 && j < m->n_versions; j++) {
-			model_version *mv = &m->versions[j];
+			model_version *mv = m->versions[j];
 			bool has_cause = mv->last_cause[0] != '\0';
 			rc = msgpack_pack_map(pk, has_cause ? 5 : 4) ||
 			    wire_pack_kv_str(pk, "name", m->name) ||
@@ -86,16 +86,21 @@ corral_status op_health(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen)
 {
 	/* Ready: every served version (of `model` only, when named) has a
-	 * READY worker. */
+	 * READY worker; versions being unloaded do not count (lifecycle.h),
+	 * and a named model without a version is not ready. */
 	bool ready = true, found = req->model.len == 0;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_models; i++) {
-		if (req->model.len != 0 && !wire_str_eq(req->model, d->models[i].name))
+		const model *m = d->models[i];
+		if (req->model.len != 0 && !wire_str_eq(req->model, m->name))
 			continue;
 		found = true;
-		for (size_t j = 0; j < d->models[i].n_versions; j++)
-			ready = ready &&
-			    version_state_of(&d->models[i].versions[j]) == VERSION_READY;
+		ready = ready && (req->model.len == 0 || m->n_versions > 0);
+		for (size_t j = 0; j < m->n_versions; j++) {
+			const model_version *mv = m->versions[j];
+			ready = ready && (mv->unloading || mv->draining ||
+					     version_state_of(mv) == VERSION_READY);
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (!found) {

@@ -13,13 +13,11 @@
 #include "provenance.h"
 #include "routing.h"
 
-#define MODEL_MAX_VERSIONS 1024
-
 model_version *model_find_version(model *m, int64_t v)
 {
 	for (size_t j = 0; j < m->n_versions; j++)
-		if (m->versions[j].version == v)
-			return &m->versions[j];
+		if (m->versions[j]->version == v)
+			return m->versions[j];
 	return NULL;
 }
 
@@ -42,6 +40,8 @@ version_state version_state_of(const model_version *mv)
 		return VERSION_FAILED;
 	if (mv->stopped)
 		return VERSION_STOPPED;
+	if (mv->draining)
+		return VERSION_DRAINING;
 	bool starting = false;
 	for (size_t k = 0; k < mv->n_inst; k++) {
 		if (mv->inst[k].state == VERSION_READY)
@@ -54,8 +54,8 @@ version_state version_state_of(const model_version *mv)
 const char *version_state_name(version_state s)
 {
 	static const char *const names[] = {
-	    "STARTING", "READY", "CRASHED", "FAILED", "STOPPED"};
-	return s <= VERSION_STOPPED ? names[s] : "UNKNOWN";
+	    "STARTING", "READY", "CRASHED", "FAILED", "STOPPED", "DRAINING"};
+	return s <= VERSION_DRAINING ? names[s] : "UNKNOWN";
 }
 
 int64_t now_ms(void)
@@ -107,72 +107,117 @@ static char *plugin_path(const corrald *d, const char *plugin)
 	return p;
 }
 
-/* Fill m->versions from the numeric folders under dir that the policy
- * serves. Returns 0, or -1 when out of memory. */
-static int model_scan_versions(model *m, const char *dir)
+ssize_t model_present_versions(const char *dir, int64_t *present, size_t cap)
 {
 	DIR *dh = opendir(dir);
 	if (dh == NULL)
 		return 0;
-	int64_t present[MODEL_MAX_VERSIONS];
 	size_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(dh)) != NULL) {
-		if (n == MODEL_MAX_VERSIONS) {
-			log_msg(LOG_ERROR, "model %s has more than %d version folders; "
-			    "serving none (the policy could pick the wrong ones)",
-			    m->name, MODEL_MAX_VERSIONS);
-			n = 0;
-			break;
-		}
 		int64_t v = parse_version(e->d_name);
 		char *vdir = v > 0 ? path_join(dir, e->d_name) : NULL;
-		if (vdir && is_dir(vdir))
+		if (vdir && is_dir(vdir)) {
+			if (n == cap) {
+				free(vdir);
+				closedir(dh);
+				return -1;
+			}
 			present[n++] = v;
+		}
 		free(vdir);
 	}
 	closedir(dh);
 	qsort(present, n, sizeof *present, cmp_i64);
+	return (ssize_t)n;
+}
 
-	m->versions = calloc(n ? n : 1, sizeof *m->versions);
-	if (m->versions == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!model_config_serves(&m->cfg, present[i], present, n))
-			continue;
-		model_version *mv = &m->versions[m->n_versions];
-		char num[24];
-		snprintf(num, sizeof num, "%lld", (long long)present[i]);
-		mv->model = m;
-		mv->version = present[i];
-		mv->n_inst = (size_t)m->cfg.instances;
-		for (size_t k = 0; k < mv->n_inst; k++)
-			mv->inst[k] = (instance){.index = (int)k, .state = VERSION_STARTING,
-			    .delay_ms = m->cfg.restart.delay_ms};
-		if ((mv->dir = path_join(dir, num)) == NULL)
-			return -1;
-		char err[512];
-		mv->provenance = provenance_compute(mv->dir, &mv->provenance_len, err, sizeof err);
-		if (mv->provenance == NULL)
-			log_msg(LOG_ERROR, "model %s version %lld: provenance unknown: %s",
-			    m->name, (long long)mv->version, err);
-		m->n_versions++;
+model_version *version_new(model *m, int64_t v)
+{
+	model_version *mv = calloc(1, sizeof *mv);
+	char num[24];
+	snprintf(num, sizeof num, "%lld", (long long)v);
+	if (mv == NULL || (mv->dir = path_join(m->dir, num)) == NULL) {
+		free(mv);
+		return NULL;
 	}
+	mv->model = m;
+	mv->version = v;
+	mv->refs = 1; /* the table's, once inserted */
+	mv->n_inst = (size_t)m->cfg.instances;
+	for (size_t k = 0; k < mv->n_inst; k++)
+		mv->inst[k] = (instance){.index = (int)k, .state = VERSION_STARTING,
+		    .delay_ms = m->cfg.restart.delay_ms};
+	char err[512];
+	mv->provenance = provenance_compute(mv->dir, &mv->provenance_len, err, sizeof err);
+	if (mv->provenance == NULL)
+		log_msg(LOG_ERROR, "model %s version %lld: provenance unknown: %s",
+		    m->name, (long long)v, err);
+	return mv;
+}
+
+int model_insert_version(model_version *mv)
+{
+	model *m = mv->model;
+	if (m->n_versions == m->cap_versions) {
+		size_t cap = m->cap_versions ? m->cap_versions * 2 : 4;
+		model_version **grown = realloc(m->versions, cap * sizeof *grown);
+		if (grown == NULL)
+			return -1;
+		m->versions = grown;
+		m->cap_versions = cap;
+	}
+	size_t at = m->n_versions;
+	while (at > 0 && m->versions[at - 1]->version > mv->version)
+		at--;
+	memmove(&m->versions[at + 1], &m->versions[at],
+	    (m->n_versions - at) * sizeof *m->versions);
+	m->versions[at] = mv;
+	m->n_versions++;
 	return 0;
 }
 
-static void model_free(model *m)
+void model_remove_version(model_version *mv)
 {
-	for (size_t i = 0; i < m->n_versions; i++) {
-		free(m->versions[i].dir);
-		free(m->versions[i].meta);
-		free(m->versions[i].sandbox);
-		free(m->versions[i].provenance);
-	}
+	model *m = mv->model;
+	for (size_t j = 0; j < m->n_versions; j++)
+		if (m->versions[j] == mv) {
+			memmove(&m->versions[j], &m->versions[j + 1],
+			    (m->n_versions - j - 1) * sizeof *m->versions);
+			m->n_versions--;
+			version_unref(mv);
+			return;
+		}
+}
+
+void version_ref(model_version *mv)
+{
+	mv->refs++;
+}
+
+void version_unref(model_version *mv)
+{
+	if (--mv->refs > 0)
+		return;
+	free(mv->dir);
+	free(mv->meta);
+	free(mv->sandbox);
+	free(mv->provenance);
+	free(mv);
+}
+
+void model_destroy(model *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n_versions; i++)
+		version_unref(m->versions[i]);
 	free(m->versions);
 	free(m->name);
+	free(m->dir);
 	free(m->plugin_path);
 	model_config_free(&m->cfg);
+	free(m);
 }
 
 /* The unprivileged user a root daemon runs this model's workers as: the
@@ -204,96 +249,65 @@ static void inherit_restart_delay(const corrald *d, model_config *c)
 		c->restart.max_delay_ms = c->restart.delay_ms;
 }
 
-static int cmp_model(const void *a, const void *b)
+model *model_create(corrald *d, const char *name, const char *dir, char *err,
+    size_t errlen)
 {
-	return strcmp(((const model *)a)->name, ((const model *)b)->name);
+	model *m = calloc(1, sizeof *m);
+	char *cfgpath = path_join(dir, "config.yaml");
+	if (m == NULL || cfgpath == NULL) {
+		free(m);
+		free(cfgpath);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	int rc = model_config_load(&m->cfg, cfgpath, err, errlen);
+	free(cfgpath);
+	if (rc != 0) {
+		model_config_free(&m->cfg);
+		free(m);
+		return NULL;
+	}
+	inherit_restart_delay(d, &m->cfg);
+	if ((m->name = strdup(name)) == NULL || (m->dir = strdup(dir)) == NULL ||
+	    (m->plugin_path = plugin_path(d, m->cfg.plugin)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		model_destroy(m);
+		return NULL;
+	}
+	if (d->as_root && !model_identity(d, m, err, errlen)) {
+		model_destroy(m);
+		return NULL;
+	}
+	return m;
 }
 
-int models_load(corrald *d, char *err, size_t errlen)
+int models_insert(corrald *d, model *m)
 {
-	const char *repo = d->cfg.model_repository;
-	DIR *dh = opendir(repo);
-	if (dh == NULL) {
-		snprintf(err, errlen, "model repository %s: %s", repo, strerror(errno));
+	model **grown = realloc(d->models, (d->n_models + 1) * sizeof *grown);
+	if (grown == NULL)
 		return -1;
-	}
-	size_t cap = 0;
-	int rc = 0;
-	struct dirent *e;
-	while ((e = readdir(dh)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char *mdir = path_join(repo, e->d_name);
-		char *cfgpath = mdir ? path_join(mdir, "config.yaml") : NULL;
-		struct stat st;
-		if (cfgpath == NULL) {
-			free(mdir);
-			rc = -1;
-			break;
-		}
-		if (!is_dir(mdir) || stat(cfgpath, &st) != 0) {
-			free(cfgpath);
-			free(mdir);
-			continue;
-		}
-		if (d->n_models == cap) {
-			cap = cap ? cap * 2 : 8;
-			model *grown = realloc(d->models, cap * sizeof *grown);
-			if (grown == NULL) {
-				free(cfgpath);
-				free(mdir);
-				rc = -1;
-				break;
-			}
-			d->models = grown;
-		}
-		model *m = &d->models[d->n_models];
-		memset(m, 0, sizeof *m);
-		char cerr[512];
-		bool loaded = model_config_load(&m->cfg, cfgpath, cerr, sizeof cerr) == 0;
-		if (loaded)
-			inherit_restart_delay(d, &m->cfg);
-		if (!loaded) {
-			log_msg(LOG_ERROR, "model %s not served: %s", e->d_name, cerr);
-			model_config_free(&m->cfg);
-		} else if ((m->name = strdup(e->d_name)) == NULL ||
-			   (m->plugin_path = plugin_path(d, m->cfg.plugin)) == NULL ||
-			   model_scan_versions(m, mdir) != 0) {
-			model_free(m);
-			rc = -1;
-		} else if (m->n_versions == 0) {
-			log_msg(LOG_WARN, "model %s has no version folder to serve", m->name);
-			model_free(m);
-		} else if (d->as_root && !model_identity(d, m, cerr, sizeof cerr)) {
-			log_msg(LOG_ERROR, "model %s not served: %s", m->name, cerr);
-			model_free(m);
-		} else {
-			d->n_models++;
-		}
-		free(cfgpath);
-		free(mdir);
-		if (rc)
-			break;
-	}
-	closedir(dh);
-	if (rc) {
-		snprintf(err, errlen, "out of memory reading the model repository");
-		return -1;
-	}
-	/* Stable order for `models` replies and logs. */
-	if (d->n_models)
-		qsort(d->models, d->n_models, sizeof *d->models, cmp_model);
-	/* Versions point at their model: fix up after the array settled. */
-	for (size_t i = 0; i < d->n_models; i++)
-		for (size_t j = 0; j < d->models[i].n_versions; j++)
-			d->models[i].versions[j].model = &d->models[i];
+	d->models = grown;
+	size_t at = d->n_models;
+	while (at > 0 && strcmp(d->models[at - 1]->name, m->name) > 0)
+		at--;
+	memmove(&d->models[at + 1], &d->models[at], (d->n_models - at) * sizeof *d->models);
+	d->models[at] = m;
+	d->n_models++;
 	return 0;
+}
+
+model *models_find_model(corrald *d, wire_str name)
+{
+	for (size_t i = 0; i < d->n_models; i++)
+		if (wire_str_eq(name, d->models[i]->name))
+			return d->models[i];
+	return NULL;
 }
 
 void models_free(corrald *d)
 {
 	for (size_t i = 0; i < d->n_models; i++)
-		model_free(&d->models[i]);
+		model_destroy(d->models[i]);
 	free(d->models);
 	d->models = NULL;
 	d->n_models = 0;
@@ -303,23 +317,24 @@ model_version *models_find(corrald *d, wire_str name, int64_t version,
     bool for_traffic, corral_status *st, char *err, size_t errlen)
 {
 	int nl = name.len > 128 ? 128 : (int)name.len;
-	for (size_t i = 0; i < d->n_models; i++) {
-		model *m = &d->models[i];
-		if (!wire_str_eq(name, m->name))
-			continue;
-		if (version == 0 && for_traffic)
-			return routing_pick(m);
-		if (version == 0)
-			version = routing_default_version(m);
-		model_version *mv = model_find_version(m, version);
-		if (mv != NULL)
-			return mv;
-		*st = CORRAL_E_VERSION_NOT_FOUND;
-		snprintf(err, errlen, "model '%s' has no served version %lld",
-		    m->name, (long long)version);
+	model *m = models_find_model(d, name);
+	if (m == NULL || m->n_versions == 0) {
+		*st = CORRAL_E_MODEL_NOT_FOUND;
+		if (m == NULL)
+			snprintf(err, errlen, "no model named '%.*s'", nl, name.ptr);
+		else
+			snprintf(err, errlen, "model '%s' has no version loaded", m->name);
 		return NULL;
 	}
-	*st = CORRAL_E_MODEL_NOT_FOUND;
-	snprintf(err, errlen, "no model named '%.*s'", nl, name.ptr);
+	if (version == 0 && for_traffic)
+		return routing_pick(m);
+	if (version == 0)
+		version = routing_default_version(m);
+	model_version *mv = model_find_version(m, version);
+	if (mv != NULL)
+		return mv;
+	*st = CORRAL_E_VERSION_NOT_FOUND;
+	snprintf(err, errlen, "model '%s' has no served version %lld", m->name,
+	    (long long)version);
 	return NULL;
 }

@@ -1,8 +1,12 @@
 /*
  * models.h - the daemon's table of served models, their versions and the
- * worker serving each version. The table is built once at start from the
- * repository; afterwards only the per-version state changes, always under
- * corrald.lock.
+ * workers serving each version.
+ *
+ * The table's shape (which models and versions it holds) changes only on
+ * the supervisor thread (lifecycle.h), and always under corrald.lock: the
+ * supervisor reads it without the lock, every other thread with it. A
+ * model is never freed before the daemon ends; a version is freed when
+ * its last reference goes (the table's, its workers', requests').
  */
 #ifndef CORRAL_MODELS_H
 #define CORRAL_MODELS_H
@@ -27,7 +31,10 @@ typedef enum version_state {
 	VERSION_CRASHED,  /* the worker died; a new one starts after a backoff */
 	VERSION_FAILED,   /* cannot be served: load or confinement error, or
 			     restarting too often (crash loop) */
-	VERSION_STOPPED,  /* the daemon is shutting down */
+	VERSION_STOPPED,  /* the daemon is shutting down, or the version was
+			     unloaded */
+	VERSION_DRAINING, /* being unloaded: takes no new requests, finishes
+			     the ones it has, then stops */
 } version_state;
 
 const char *version_state_name(version_state s);
@@ -87,11 +94,17 @@ struct model_version {
 	model *model;
 	int64_t version;
 	char *dir;
+	int refs;             /* the table's, each worker's, each request's (lock) */
+	bool unloading;       /* leaving the served set: it serves until
+				 lifecycle.h lets it drain (lock) */
+	bool draining;        /* takes no new requests; stops once idle (lock) */
+	int64_t drain_since_ms;
 	instance inst[CONFIG_MAX_INSTANCES];
 	size_t n_inst;
 	bool failed;          /* no more restarts: permanent error or crash
 				 loop (lock) */
-	bool stopped;         /* the daemon is shutting down (lock) */
+	bool stopped;         /* the daemon is shutting down, or the version
+				 drained: its workers stop, none restarts (lock) */
 	int64_t restart_log[CONFIG_MAX_INTENSITY]; /* recent restart times, a
 				 ring for the intensity limit (lock) */
 	size_t restart_log_next;
@@ -109,6 +122,7 @@ struct model_version {
 };
 
 #define ROUTING_MAX_TRAFFIC 16
+#define MODEL_MAX_PINS 64
 
 struct model {
 	char *name;
@@ -116,8 +130,16 @@ struct model {
 	char *plugin_path;
 	uid_t uid;            /* the workers' user and group, when root */
 	gid_t gid;
-	model_version *versions; /* ascending by version */
-	size_t n_versions;
+	char *dir;            /* its folder in the repository */
+	model_version **versions; /* ascending by version (shape: see top) */
+	size_t n_versions, cap_versions;
+	/* Versions an operator loaded or unloaded (lifecycle.h), on top of the
+	 * version policy; saved with the routing. Under the lock. */
+	int64_t pinned[MODEL_MAX_PINS];
+	size_t n_pinned;
+	int64_t unpinned[MODEL_MAX_PINS];
+	size_t n_unpinned;
+	bool off;             /* unloaded as a whole: serves no version */
 	/* routing.h; under the lock */
 	int64_t default_version;  /* 0: the highest served version */
 	int64_t previous_default; /* rollback target; 0: none */
@@ -143,18 +165,47 @@ struct corrald {
 	char *admin_token; /* from cfg.admin_token_file; NULL: control ops off */
 	cgroups cg;
 	pthread_mutex_t lock;
-	model *models;
+	model **models;   /* ascending by name (shape: see top) */
 	size_t n_models;
 	unsigned long long spawn_seq;
+	struct lifecycle *lifecycle; /* lifecycle.h */
 };
 
-/*
- * Scan cfg.model_repository: every folder with a config.yaml is a model,
- * its numeric subfolders are versions, filtered by the version policy.
- * A model whose config is broken is logged and skipped; the daemon serves
- * the rest. Returns 0, or -1 with err when the repository is unreadable.
- */
-int models_load(corrald *d, char *err, size_t errlen);
+/* The numeric version folders under a model's folder, ascending, in
+ * *present (at most `cap`). Returns how many, or -1 when there are more
+ * than cap (none can be chosen safely). */
+ssize_t model_present_versions(const char *dir, int64_t *present, size_t cap);
+#define MODEL_MAX_VERSIONS 1024
+
+/* A new model named `name` read from its folder's config.yaml, with no
+ * versions yet; NULL with err when the config is broken or its workers'
+ * user is not usable. Supervisor thread. */
+model *model_create(corrald *d, const char *name, const char *dir, char *err,
+    size_t errlen);
+
+/* A new version v of m, not yet in the table: STARTING, no worker yet
+ * (workers_tick starts it), its provenance computed. NULL when out of
+ * memory. Supervisor thread, without the lock (it reads files). */
+model_version *version_new(model *m, int64_t v);
+
+/* Put m into d's table / mv into its model's. Supervisor thread, lock
+ * held. Return 0, or -1 when out of memory (mv is then the caller's). */
+int models_insert(corrald *d, model *m);
+int model_insert_version(model_version *mv);
+
+/* Take mv out of its model's table and drop the table's reference.
+ * Supervisor thread, lock held. */
+void model_remove_version(model_version *mv);
+
+/* References on a version (lock held); the last unref frees it. */
+void version_ref(model_version *mv);
+void version_unref(model_version *mv);
+
+/* d's model named `name`, or NULL. Lock held, or the supervisor thread. */
+model *models_find_model(corrald *d, wire_str name);
+
+/* Free a model that is not in the table. */
+void model_destroy(model *m);
 void models_free(corrald *d);
 
 /* Find the version a request names. Version 0 is the model's default
@@ -172,9 +223,9 @@ model_version *model_find_version(model *m, int64_t v);
  * connected, or NULL. Lock held. */
 worker *version_pick_worker(model_version *mv);
 
-/* The state of the version as a whole: FAILED or STOPPED when it is, else
- * READY when any instance is, else STARTING when any is, else CRASHED.
- * Lock held. */
+/* The state of the version as a whole: FAILED, STOPPED or DRAINING when it
+ * is, else READY when any instance is, else STARTING when any is, else
+ * CRASHED. Lock held. */
 version_state version_state_of(const model_version *mv);
 
 /* Milliseconds on the monotonic clock. */

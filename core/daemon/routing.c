@@ -10,21 +10,74 @@
 #include "log.h"
 #include "routing.h"
 
-/* The promoted version; else the highest that has not failed (a new
- * version that cannot load does not take the traffic of the one before);
- * else the highest. */
+/* A version on its way out: it takes new traffic only while nothing
+ * else can (lifecycle.h). */
+static bool leaving(const model_version *mv)
+{
+	return mv->unloading || mv->draining || mv->stopped;
+}
+
+/* The highest version for which ok(mv) holds, or NULL. */
+static model_version *highest(model *m, bool (*ok)(const model_version *))
+{
+	for (size_t j = m->n_versions; j-- > 0;)
+		if (ok(m->versions[j]))
+			return m->versions[j];
+	return NULL;
+}
+
+static bool ready_staying(const model_version *mv)
+{
+	return !leaving(mv) && version_state_of(mv) == VERSION_READY;
+}
+
+static bool ready(const model_version *mv)
+{
+	return version_state_of(mv) == VERSION_READY;
+}
+
+static bool may_become_ready(const model_version *mv)
+{
+	return !leaving(mv) && version_state_of(mv) != VERSION_FAILED;
+}
+
+static bool any(const model_version *mv)
+{
+	(void)mv;
+	return true;
+}
+
+/*
+ * The promoted version; else the highest READY one that is staying; else
+ * the highest READY one (a version being replaced serves until its
+ * replacement is READY: blue/green); else the highest that may still
+ * become READY (a new version that cannot load does not take the traffic
+ * of the one before); else the highest. NULL when m has no version.
+ */
 static model_version *default_version(model *m)
 {
 	model_version *mv = m->default_version ? model_find_version(m, m->default_version) : NULL;
-	for (size_t j = m->n_versions; mv == NULL && j-- > 0;)
-		if (version_state_of(&m->versions[j]) != VERSION_FAILED)
-			mv = &m->versions[j];
-	return mv ? mv : &m->versions[m->n_versions - 1];
+	if (mv == NULL)
+		mv = highest(m, ready_staying);
+	if (mv == NULL)
+		mv = highest(m, ready);
+	if (mv == NULL)
+		mv = highest(m, may_become_ready);
+	return mv ? mv : highest(m, any);
 }
 
 int64_t routing_default_version(const model *m)
 {
-	return default_version((model *)m)->version;
+	model_version *mv = default_version((model *)m);
+	return mv ? mv->version : 0;
+}
+
+bool routing_uses(const model *m, int64_t v)
+{
+	for (size_t i = 0; i < m->n_traffic; i++)
+		if (m->traffic_version[i] == v)
+			return true;
+	return m->default_version == v || m->shadow_version == v;
 }
 
 model_version *routing_pick(model *m)
@@ -68,8 +121,8 @@ corral_status routing_promote(model *m, int64_t v, char *err, size_t errlen)
 	corral_status st = check_servable(m, v, err, errlen);
 	if (st != CORRAL_OK)
 		return st;
-	int64_t current = default_version(m)->version;
-	if (current != v)
+	int64_t current = routing_default_version(m);
+	if (current != v && current != 0)
 		m->previous_default = current;
 	m->default_version = v;
 	m->n_traffic = 0;
@@ -141,7 +194,7 @@ corral_status routing_set_shadow(model *m, int64_t v, int64_t percent, char *err
 
 int routing_pack(msgpack_packer *pk, const model *m)
 {
-	int64_t def = default_version((model *)m)->version;
+	int64_t def = routing_default_version(m);
 	int rc = wire_pack_cstr(pk, "shadow_version") || wire_pack_i64(pk, m->shadow_version) ||
 	    wire_pack_cstr(pk, "shadow_percent") || wire_pack_i64(pk, m->shadow_percent) ||
 	    wire_pack_cstr(pk, "default_version") || wire_pack_i64(pk, def) ||
@@ -162,12 +215,30 @@ static char *state_path(const corrald *d, const char *name)
 	return path_join(d->cfg.state_dir ? d->cfg.state_dir : d->cfg.runtime_dir, name);
 }
 
+static json_t *versions_to_json(const int64_t *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(v[i]));
+	return a;
+}
+
+static size_t versions_from_json(const json_t *a, int64_t *v, size_t cap)
+{
+	size_t n = 0, i;
+	json_t *x;
+	json_array_foreach(a, i, x)
+		if (n < cap && json_integer_value(x) > 0)
+			v[n++] = json_integer_value(x);
+	return n;
+}
+
 int routing_save(const corrald *d, char *err, size_t errlen)
 {
 	json_t *root = json_object(), *models = json_object();
 	json_object_set_new(root, "models", models);
 	for (size_t i = 0; i < d->n_models; i++) {
-		const model *m = &d->models[i];
+		const model *m = d->models[i];
 		json_t *r = json_object(), *traffic = json_object();
 		json_object_set_new(r, "default_version", json_integer(m->default_version));
 		json_object_set_new(r, "previous_default", json_integer(m->previous_default));
@@ -179,6 +250,9 @@ int routing_save(const corrald *d, char *err, size_t errlen)
 		json_object_set_new(r, "traffic", traffic);
 		json_object_set_new(r, "shadow_version", json_integer(m->shadow_version));
 		json_object_set_new(r, "shadow_percent", json_integer(m->shadow_percent));
+		json_object_set_new(r, "loaded", versions_to_json(m->pinned, m->n_pinned));
+		json_object_set_new(r, "unloaded", versions_to_json(m->unpinned, m->n_unpinned));
+		json_object_set_new(r, "off", json_boolean(m->off));
 		json_object_set_new(models, m->name, r);
 	}
 	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -233,21 +307,44 @@ static int64_t still_served(model *m, json_int_t v, const char *what)
 	return 0;
 }
 
-void routing_restore(corrald *d)
+/* The saved state, or NULL (a missing file is no error; a broken one is
+ * logged). */
+static json_t *load_state(const corrald *d)
 {
 	char *path = state_path(d, "routing.json");
 	json_error_t jerr;
 	json_t *root = path ? json_load_file(path, 0, &jerr) : NULL;
-	if (root == NULL) {
-		if (path && access(path, F_OK) == 0)
-			log_msg(LOG_ERROR, "routing: %s: %s (line %d); starting with defaults",
-			    path, jerr.text, jerr.line);
-		free(path);
-		return;
+	if (root == NULL && path && access(path, F_OK) == 0)
+		log_msg(LOG_ERROR, "routing: %s: %s (line %d); starting with defaults",
+		    path, jerr.text, jerr.line);
+	free(path);
+	return root;
+}
+
+void routing_restore_pins(corrald *d)
+{
+	json_t *root = load_state(d);
+	json_t *models = json_object_get(root, "models");
+	for (size_t i = 0; root && i < d->n_models; i++) {
+		model *m = d->models[i];
+		json_t *r = json_object_get(models, m->name);
+		m->n_pinned = versions_from_json(json_object_get(r, "loaded"), m->pinned,
+		    MODEL_MAX_PINS);
+		m->n_unpinned = versions_from_json(json_object_get(r, "unloaded"), m->unpinned,
+		    MODEL_MAX_PINS);
+		m->off = json_is_true(json_object_get(r, "off"));
 	}
+	json_decref(root);
+}
+
+void routing_restore(corrald *d)
+{
+	json_t *root = load_state(d);
+	if (root == NULL)
+		return;
 	json_t *models = json_object_get(root, "models");
 	for (size_t i = 0; i < d->n_models; i++) {
-		model *m = &d->models[i];
+		model *m = d->models[i];
 		json_t *r = json_object_get(models, m->name);
 		if (!json_is_object(r))
 			continue;
@@ -270,9 +367,8 @@ void routing_restore(corrald *d)
 		json_int_t pct = json_integer_value(json_object_get(r, "shadow_percent"));
 		m->shadow_percent = m->shadow_version && pct > 0 && pct <= 100 ? pct : 0;
 		log_msg(LOG_INFO, "routing: model %s: default version %lld%s restored",
-		    m->name, (long long)default_version(m)->version,
+		    m->name, (long long)routing_default_version(m),
 		    m->n_traffic ? " and traffic weights" : "");
 	}
 	json_decref(root);
-	free(path);
 }

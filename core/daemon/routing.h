@@ -20,8 +20,13 @@
 /* The version a request naming none goes to. */
 model_version *routing_pick(model *m);
 
-/* The default version (what a request naming none gets outside a canary). */
+/* The default version (what a request naming none gets outside a canary);
+ * 0 when m has no version. */
 int64_t routing_default_version(const model *m);
+
+/* Does m's routing name version v (as its promoted default, in its
+ * traffic weights, or as its shadow)? Such a version is not unloaded. */
+bool routing_uses(const model *m, int64_t v);
 
 /* Make `v` the default (the current one becomes the rollback target) and
  * end any canary. Returns CORRAL_OK, or VERSION_NOT_FOUND (not served),
@@ -48,12 +53,17 @@ corral_status routing_set_shadow(model *m, int64_t v, int64_t percent, char *err
 int routing_pack(msgpack_packer *pk, const model *m);
 #define ROUTING_PACK_PAIRS 5
 
-/* Write every model's routing to <state_dir>/routing.json (temporary
- * file, fsync, rename, fsync of the folder). Returns 0, or -1 with err. */
+/* Write every model's routing, and the versions an operator loaded and
+ * unloaded (lifecycle.h), to <state_dir>/routing.json (temporary file,
+ * fsync, rename, fsync of the folder). Returns 0, or -1 with err. */
 int routing_save(const corrald *d, char *err, size_t errlen);
 
 /* Apply <state_dir>/routing.json, if present, to the models served now;
  * versions no longer served are dropped from it, with a log line. */
 void routing_restore(corrald *d);
+
+/* Read only the loaded and unloaded versions of every model in the table
+ * from <state_dir>/routing.json (before the versions are chosen). */
+void routing_restore_pins(corrald *d);
 
 #endif

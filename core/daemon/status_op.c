@@ -129,8 +129,8 @@ corral_status op_status(corrald *d, const wire_request *req,
 	pthread_mutex_lock(&d->lock);
 	size_t total = 0;
 	for (size_t i = 0; i < d->n_models; i++)
-		if (req->model.len == 0 || wire_str_eq(req->model, d->models[i].name))
-			total += d->models[i].n_versions;
+		if (req->model.len == 0 || wire_str_eq(req->model, d->models[i]->name))
+			total += d->models[i]->n_versions;
 	if (req->model.len != 0 && total == 0) {
 		pthread_mutex_unlock(&d->lock);
 		snprintf(err, errlen, "no model '%.*s'",
@@ -146,11 +146,11 @@ corral_status op_status(corrald *d, const wire_request *req,
 	    wire_pack_kv_str(pk, "cgroups", d->cg.state) ||
 	    wire_pack_cstr(pk, "models") || msgpack_pack_array(pk, total);
 	for (size_t i = 0; rc == 0 && i < d->n_models; i++) {
-		model *m = &d->models[i];
+		model *m = d->models[i];
 		if (req->model.len != 0 && !wire_str_eq(req->model, m->name))
 			continue;
 		for (size_t j = 0; rc == 0 && j < m->n_versions; j++)
-			rc = pack_version(pk, d, &m->versions[j], now);
+			rc = pack_version(pk, d, m->versions[j], now);
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (rc != 0) {

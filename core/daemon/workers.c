@@ -48,6 +48,9 @@ void worker_unref(corrald *d, worker *w)
 		nng_aio_free(w->probe_aio);
 	if (w->report_fd >= 0)
 		close(w->report_fd);
+	pthread_mutex_lock(&d->lock);
+	version_unref(w->mv);
+	pthread_mutex_unlock(&d->lock);
 	free(w);
 }
 
@@ -750,6 +753,7 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 	}
 	start_relay(errp[0], mv, pid);
 	pthread_mutex_lock(&d->lock);
+	version_ref(mv); /* dropped when w is freed (worker_unref) */
 	w->pid = pid;
 	w->started_ms = now_ms();
 	in->w = w;
@@ -787,8 +791,8 @@ void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 static worker *find_worker_locked(corrald *d, pid_t pid)
 {
 	for (size_t i = 0; i < d->n_models; i++)
-		for (size_t j = 0; j < d->models[i].n_versions; j++) {
-			model_version *mv = &d->models[i].versions[j];
+		for (size_t j = 0; j < d->models[i]->n_versions; j++) {
+			model_version *mv = d->models[i]->versions[j];
 			for (size_t k = 0; k < mv->n_inst; k++) {
 				worker *w = mv->inst[k].w;
 				if (w != NULL && w->pid == pid)
@@ -863,13 +867,15 @@ void workers_tick(corrald *d)
 {
 	int64_t now = now_ms();
 	for (size_t i = 0; i < d->n_models; i++)
-		for (size_t j = 0; j < d->models[i].n_versions; j++) {
-			model_version *mv = &d->models[i].versions[j];
+		for (size_t j = 0; j < d->models[i]->n_versions; j++) {
+			model_version *mv = d->models[i]->versions[j];
 			for (size_t k = 0; k < mv->n_inst; k++) {
 				instance *in = &mv->inst[k];
 				pthread_mutex_lock(&d->lock);
-				bool due = in->state == VERSION_CRASHED && !mv->failed &&
-				    !mv->stopped && in->restart_at_ms <= now;
+				/* a new slot, or a restart whose time has come */
+				bool due = !mv->failed && !mv->stopped && !mv->draining &&
+				    ((in->state == VERSION_STARTING && in->w == NULL) ||
+					(in->state == VERSION_CRASHED && in->restart_at_ms <= now));
 				pthread_mutex_unlock(&d->lock);
 				if (due)
 					worker_spawn(d, mv, in);
@@ -877,22 +883,12 @@ void workers_tick(corrald *d)
 		}
 }
 
-void workers_start_all(corrald *d)
-{
-	for (size_t i = 0; i < d->n_models; i++)
-		for (size_t j = 0; j < d->models[i].n_versions; j++) {
-			model_version *mv = &d->models[i].versions[j];
-			for (size_t k = 0; k < mv->n_inst; k++)
-				worker_spawn(d, mv, &mv->inst[k]);
-		}
-}
-
 void workers_stop_all(corrald *d, int64_t grace_ms)
 {
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_models; i++)
-		for (size_t j = 0; j < d->models[i].n_versions; j++) {
-			model_version *mv = &d->models[i].versions[j];
+		for (size_t j = 0; j < d->models[i]->n_versions; j++) {
+			model_version *mv = d->models[i]->versions[j];
 			mv->stopped = true;
 			for (size_t k = 0; k < mv->n_inst; k++) {
 				worker *w = mv->inst[k].w;
@@ -911,8 +907,8 @@ void workers_stop_all(corrald *d, int64_t grace_ms)
 		pthread_mutex_lock(&d->lock);
 		size_t running = 0;
 		for (size_t i = 0; i < d->n_models; i++)
-			for (size_t j = 0; j < d->models[i].n_versions; j++) {
-				model_version *mv = &d->models[i].versions[j];
+			for (size_t j = 0; j < d->models[i]->n_versions; j++) {
+				model_version *mv = d->models[i]->versions[j];
 				for (size_t k = 0; k < mv->n_inst; k++) {
 					worker *w = mv->inst[k].w;
 					if (w == NULL)

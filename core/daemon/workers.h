@@ -15,16 +15,14 @@
  * backoff. */
 void worker_spawn(corrald *d, model_version *mv, instance *in);
 
-/* Start every instance of every version (at daemon start). */
-void workers_start_all(corrald *d);
-
 /* Collect every exited child and update its slot: FAILED (and the whole
  * version) for a permanent failure or past the restart intensity, else
  * CRASHED with a restart scheduled after a backoff. Requests in flight on
  * it fail with WORKER_CRASHED naming the cause, or are retried. */
 void workers_reap(corrald *d);
 
-/* Start workers whose restart time has come. */
+/* Start workers in new slots (a version just added, lifecycle.h) and
+ * those whose restart time has come. */
 void workers_tick(corrald *d);
 
 /* Stop every worker (SIGTERM, then SIGKILL after grace_ms) and wait. */

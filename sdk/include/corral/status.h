@@ -32,6 +32,9 @@ typedef enum corral_status {
 	CORRAL_E_UNAUTHENTICATED = 14, /* reserved for tenant tokens */
 	CORRAL_E_OVERLOADED = 15,
 	CORRAL_E_INTERNAL = 16,
+	CORRAL_E_FAILED_PRECONDITION = 17, /* the op does not fit the current
+					      state (e.g. unloading a version
+					      the routing names) */
 	/* Only produced by the client library, never sent on the wire. */
 	CORRAL_E_CONNECT = 100,  /* could not dial the server */
 	CORRAL_E_TRANSPORT = 101, /* send/receive failed or timed out */
