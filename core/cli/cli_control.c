@@ -1,8 +1,10 @@
 /*
- * cli_control.c - `corral promote`, `corral rollback`,
- * `corral set-traffic` and `corral shadow`: change which version serves
- * requests that name none, and which one shadows it. Each needs the daemon's admin token: --token-file FILE (its first
- * line), else $CORRAL_ADMIN_TOKEN. Prints the model's routing as JSON.
+ * cli_control.c - the control commands. `corral promote`, `rollback`,
+ * `set-traffic` and `shadow` change which version serves requests that
+ * name none, and which one shadows it; they print the model's routing as
+ * JSON. `corral load`, `unload` and `reload` change which versions are
+ * served; they print the changes as JSON. Each needs the daemon's admin
+ * token: --token-file FILE (its first line), else $CORRAL_ADMIN_TOKEN.
  */
 #include "cli.h"
 
@@ -24,6 +26,25 @@ static void control_usage(FILE *f, const char *cmd)
 		      "never returned; 'corral status MODEL' shows the counts. VERSION 0\n"
 		      "or PERCENT 0 stops it.\n",
 		    f);
+	else if (strcmp(cmd, "load") == 0)
+		fputs("Usage: corral load [--token-file FILE] MODEL [VERSION]\n\n"
+		      "Serve VERSION of MODEL (a folder in the repository), on top of the\n"
+		      "version policy and across restarts. Without VERSION, read MODEL's\n"
+		      "folder again (a new model folder too) and serve what its policy picks.\n"
+		      "New versions start; they take traffic once READY.\n",
+		    f);
+	else if (strcmp(cmd, "unload") == 0)
+		fputs("Usage: corral unload [--token-file FILE] MODEL [VERSION]\n\n"
+		      "Stop serving VERSION (not one the routing names), or the whole\n"
+		      "MODEL: it takes no new requests, finishes the ones it has, and its\n"
+		      "workers stop. Kept across restarts.\n",
+		    f);
+	else if (strcmp(cmd, "reload") == 0)
+		fputs("Usage: corral reload [--token-file FILE] [MODEL]\n\n"
+		      "Read the model repository again (only MODEL's folder, when given):\n"
+		      "new model and version folders are served, versions the policy no\n"
+		      "longer picks are unloaded once a newer one is READY (blue/green).\n",
+		    f);
 	else if (strcmp(cmd, "rollback") == 0)
 		fputs("Usage: corral rollback [--token-file FILE] MODEL\n\n"
 		      "Make the previous default version the default again, in one step.\n",
@@ -34,8 +55,8 @@ static void control_usage(FILE *f, const char *cmd)
 		      "e.g. 1=90 2=10 (a canary). No VERSION=WEIGHT ends the split.\n",
 		    f);
 	fputs("\nThe daemon's admin token comes from --token-file FILE (its first\n"
-	      "line), else from $CORRAL_ADMIN_TOKEN. Prints the model's routing as\n"
-	      "JSON: default_version, previous_default, traffic.\n\n"
+	      "line), else from $CORRAL_ADMIN_TOKEN. load, unload and reload print\n"
+	      "the changes as JSON; the others print the model's routing.\n\n"
 	      "Options:\n"
 	      "  --token-file FILE         the admin token\n"
 	      "  --url URL, --timeout MS  as for 'corral --help'\n"
@@ -99,14 +120,17 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 	}
 	bool promote = strcmp(cmd, "promote") == 0, rollback = strcmp(cmd, "rollback") == 0;
 	bool shadow = strcmp(cmd, "shadow") == 0;
+	bool load = strcmp(cmd, "load") == 0, unload = strcmp(cmd, "unload") == 0;
+	bool reload = strcmp(cmd, "reload") == 0;
 	int operands = argc - optind;
-	if (operands < 1 || (promote && operands != 2) || (rollback && operands != 1) ||
-	    (shadow && operands != 3))
+	if ((operands < 1 && !reload) || (promote && operands != 2) ||
+	    (rollback && operands != 1) || (shadow && operands != 3) ||
+	    ((load || unload) && operands > 2) || (reload && operands > 1))
 		return cli_usage_error(cmd, "wrong number of arguments");
-	const char *model = argv[optind];
+	const char *model = operands > 0 ? argv[optind] : NULL;
 	int64_t version = 0, versions[16], weights[16];
 	size_t n = 0;
-	if ((promote || shadow) &&
+	if ((promote || shadow || ((load || unload) && operands == 2)) &&
 	    cli_parse_version(cmd, argv[optind + 1], &version) != CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
 	int percent = 0;
@@ -117,7 +141,8 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_error(cmd, "PERCENT is an integer from 0 to 100");
 		percent = (int)p;
 	}
-	for (int i = optind + 1; !promote && !rollback && !shadow && i < argc; i++) {
+	bool weighted = strcmp(cmd, "set-traffic") == 0;
+	for (int i = optind + 1; weighted && i < argc; i++) {
 		if (n == 16 || parse_weight(argv[i], &versions[n], &weights[n]) != 0)
 			return cli_usage_error(cmd, "'%s' is not VERSION=WEIGHT (at most 16)",
 			    argv[i]);
@@ -137,6 +162,9 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 		corral_status st = promote ? corral_promote(c, model, version, &routing, &err)
 		    : rollback ? corral_rollback(c, model, &routing, &err)
 		    : shadow   ? corral_shadow(c, model, version, percent, &routing, &err)
+		    : load     ? corral_load(c, model, version, &routing, &err)
+		    : unload   ? corral_unload(c, model, version, &routing, &err)
+		    : reload   ? corral_reload(c, model, &routing, &err)
 			       : corral_set_traffic(c, model, versions, weights, n, &routing, &err);
 		if (st != CORRAL_OK)
 			rc = cli_status_error(st, &err);

@@ -18,6 +18,9 @@ static const struct {
 	{"health", cli_health},
 	{"status", cli_status},
 	{"promote", cli_control},
+	{"load", cli_control},
+	{"unload", cli_control},
+	{"reload", cli_control},
 	{"rollback", cli_control},
 	{"set-traffic", cli_control},
 	{"shadow", cli_control},
@@ -41,6 +44,9 @@ static void main_usage(FILE *f)
 	    "  rollback MODEL        back to the previous default (admin token)\n"
 	    "  set-traffic MODEL V=W...  split traffic by weight (admin token)\n"
 	    "  shadow MODEL V PERCENT    mirror traffic to V, compare (admin token)\n"
+	    "  load MODEL [VERSION]      serve a version or model (admin token)\n"
+	    "  unload MODEL [VERSION]    drain and stop it (admin token)\n"
+	    "  reload [MODEL]            read the repository again (admin token)\n"
 	    "\n"
 	    "Options (also accepted after COMMAND):\n"
 	    "  --url URL     the daemon's address, ipc://PATH or tcp://HOST:PORT\n"

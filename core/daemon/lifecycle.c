@@ -560,6 +560,8 @@ static void drain_tick(corrald *d)
 			if (mv->draining && mv->stopped) {
 				log_msg(LOG_INFO, "model %s version %lld: unloaded", m->name,
 				    (long long)mv->version);
+				if (m->previous_default == mv->version)
+					m->previous_default = 0; /* nothing to roll back to */
 				model_remove_version(mv);
 			}
 		}

@@ -46,15 +46,18 @@ static int pack_limits(msgpack_packer *pk, const worker_limits *l)
 }
 
 /* One worker slot: its state, restarts and, when a process runs in it,
- * that process. */
-static int pack_instance(msgpack_packer *pk, const instance *in, int64_t now)
+ * that process. A serving worker of a draining version is DRAINING. */
+static int pack_instance(msgpack_packer *pk, const instance *in, bool draining,
+    int64_t now)
 {
 	const worker *w = in->w;
+	version_state state = draining && in->state == VERSION_READY ? VERSION_DRAINING
+								     : in->state;
 	bool running = w != NULL && w->pid > 0;
 	bool waiting = in->state == VERSION_CRASHED;
 	uint32_t n = 3 + (running ? 5 : 0) + (waiting ? 1 : 0) + (in->last_cause[0] ? 1 : 0);
 	int rc = msgpack_pack_map(pk, n) || pack_kv_i64(pk, "instance", in->index) ||
-	    wire_pack_kv_str(pk, "state", version_state_name(in->state)) ||
+	    wire_pack_kv_str(pk, "state", version_state_name(state)) ||
 	    pack_kv_i64(pk, "restarts", (int64_t)in->restarts);
 	if (rc == 0 && running)
 		rc = pack_kv_i64(pk, "pid", w->pid) ||
@@ -78,7 +81,7 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 				   : d->cfg.worker_user;
 	const model *m = mv->model;
 	bool shadowed = m->shadow_version == mv->version;
-	uint32_t n = 11 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) +
+	uint32_t n = 12 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) +
 	    (mv->sandbox ? 1 : 0) + shadowed;
 	int64_t weight = 0;
 	for (size_t i = 0; i < m->n_traffic; i++)
@@ -87,6 +90,8 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 	int rc = msgpack_pack_map(pk, n) || wire_pack_kv_str(pk, "name", mv->model->name) ||
 	    pack_kv_i64(pk, "version", mv->version) ||
 	    wire_pack_kv_str(pk, "state", version_state_name(version_state_of(mv))) ||
+	    wire_pack_cstr(pk, "unloading") ||
+	    (mv->unloading ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
 	    wire_pack_kv_str(pk, "user", user) ||
 	    pack_kv_i64(pk, "starts", (int64_t)mv->starts) ||
 	    pack_kv_i64(pk, "waiting", (int64_t)mv->waiting) ||
@@ -101,7 +106,7 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 		rc = pack_provenance(pk, mv) || pack_limits(pk, &mv->model->cfg.limits) ||
 		    wire_pack_cstr(pk, "workers") || msgpack_pack_array(pk, mv->n_inst);
 	for (size_t k = 0; rc == 0 && k < mv->n_inst; k++)
-		rc = pack_instance(pk, &mv->inst[k], now);
+		rc = pack_instance(pk, &mv->inst[k], mv->draining, now);
 	if (rc == 0 && mv->last_cause[0])
 		rc = wire_pack_kv_str(pk, "last_exit", mv->last_cause);
 	/* this version is the model's shadow: how its answers compare */

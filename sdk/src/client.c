@@ -690,3 +690,41 @@ CLIENT_API corral_status corral_shadow(corral_client *c, const char *model,
 	pthread_mutex_unlock(&c->mu);
 	return st;
 }
+
+/* load, unload and reload: model (NULL only for reload) and version
+ * (0: none). */
+static corral_status lifecycle_op(corral_client *c, const char *op, const char *model,
+    int64_t version, char **changes, corral_error *err)
+{
+	if (changes)
+		*changes = NULL;
+	pthread_mutex_lock(&c->mu);
+	uint32_t n = (model != NULL) + (c->token != NULL) + (version > 0);
+	corral_status st = client_begin(c, n, op) ||
+		(model && wire_pack_kv_str(&c->pk, "model", model)) ||
+		(c->token && wire_pack_kv_str(&c->pk, "token", c->token)) ||
+		(version > 0 && (wire_pack_cstr(&c->pk, "version") ||
+				    wire_pack_i64(&c->pk, version)))
+	    ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+	    : json_roundtrip(c, changes, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}
+
+CLIENT_API corral_status corral_load(corral_client *c, const char *model,
+    int64_t version, char **changes, corral_error *err)
+{
+	return lifecycle_op(c, "load", model, version, changes, err);
+}
+
+CLIENT_API corral_status corral_unload(corral_client *c, const char *model,
+    int64_t version, char **changes, corral_error *err)
+{
+	return lifecycle_op(c, "unload", model, version, changes, err);
+}
+
+CLIENT_API corral_status corral_reload(corral_client *c, const char *model,
+    char **changes, corral_error *err)
+{
+	return lifecycle_op(c, "reload", model, 0, changes, err);
+}

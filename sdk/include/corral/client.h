@@ -157,6 +157,24 @@ corral_status corral_set_traffic(corral_client *c, const char *model,
 corral_status corral_shadow(corral_client *c, const char *model, int64_t version,
     int percent, char **routing, corral_error *err);
 
+/*
+ * Change which versions are served (docs/protocol.md, docs/operations.md);
+ * each needs the admin token. load serves `version` of `model` (0: read
+ * the model's folder again and serve what its policy picks), on top of
+ * the version policy and across restarts; unload stops serving it (0: the
+ * whole model) after draining; reload reads the repository again (model
+ * NULL: every model). The daemon answers once the change is under way:
+ * new versions are STARTING (watch `status` for READY). When changes is
+ * not NULL it receives {"changes": [{"model", "version", "change"}...]} as
+ * JSON, freed by the caller with free().
+ */
+corral_status corral_load(corral_client *c, const char *model, int64_t version,
+    char **changes, corral_error *err);
+corral_status corral_unload(corral_client *c, const char *model, int64_t version,
+    char **changes, corral_error *err);
+corral_status corral_reload(corral_client *c, const char *model, char **changes,
+    corral_error *err);
+
 /* ------------------------------------------------------------ status --- */
 
 /*
