@@ -49,6 +49,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->restart_delay_ms = 500;
 	c->concurrency = 64;
 	c->shutdown_grace_ms = 10000;
+	c->heartbeat_ms = 5000;
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -62,7 +63,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "max_response_bytes", "request_timeout_ms",
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
 	    "worker_user", "cgroup_name", "shutdown_grace_ms", "state_dir",
-	    "admin_token_file", "repository_poll_ms", NULL};
+	    "admin_token_file", "repository_poll_ms", "heartbeat_ms", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -100,6 +101,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_str(&d, root, "admin_token_file", &c->admin_token_file);
 	ydoc_i64(&d, root, "shutdown_grace_ms", 0, 3600000, &c->shutdown_grace_ms);
 	ydoc_i64(&d, root, "repository_poll_ms", 0, 86400000, &c->repository_poll_ms);
+	ydoc_i64(&d, root, "heartbeat_ms", 0, 3600000, &c->heartbeat_ms);
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
 	if (!d.failed && (strchr(c->cgroup_name, '/') || c->cgroup_name[0] == '.' ||
 			     c->cgroup_name[0] == '\0'))

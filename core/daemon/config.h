@@ -32,6 +32,7 @@ typedef struct daemon_config {
 	char *state_dir;                 /* routing.json; NULL: runtime_dir */
 	char *admin_token_file;          /* NULL: control ops refused */
 	int64_t repository_poll_ms;      /* 0: reload only when asked */
+	int64_t heartbeat_ms;            /* idle workers' ping; 0: none */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

@@ -13,7 +13,7 @@ const char *exit_cause_name(exit_cause c)
 	    [EXIT_CLEAN] = "clean_exit", [EXIT_VIOLATION] = "sandbox_violation",
 	    [EXIT_OUT_OF_MEMORY] = "out_of_memory", [EXIT_CPU_LIMIT] = "cpu_limit",
 	    [EXIT_TIMEOUT] = "request_timeout", [EXIT_CRASH] = "crash",
-	    [EXIT_START_FAILURE] = "start_failure"};
+	    [EXIT_START_FAILURE] = "start_failure", [EXIT_HUNG] = "hung"};
 	return c < EXIT_N_CAUSES ? names[c] : "unknown";
 }
 
@@ -56,6 +56,10 @@ exit_cause exit_classify(const exit_facts *f, char *text, size_t n)
 	if (f->killed_for_timeout) {
 		snprintf(text, n, "request timeout: killed while a request ran past its deadline");
 		return EXIT_TIMEOUT;
+	}
+	if (f->killed_for_heartbeat) {
+		snprintf(text, n, "hung: killed after it missed its heartbeat while idle");
+		return EXIT_HUNG;
 	}
 	if (f->oom_killed) {
 		snprintf(text, n, "out of memory: killed at the memory limit of its cgroup");

@@ -17,6 +17,7 @@ typedef enum exit_cause {
 	EXIT_TIMEOUT,      /* killed by the daemon: a request ran past its deadline */
 	EXIT_CRASH,        /* any other signal */
 	EXIT_START_FAILURE, /* could not load, confine or connect */
+	EXIT_HUNG,         /* killed by the daemon: idle, it missed its heartbeat */
 	EXIT_N_CAUSES,
 } exit_cause;
 
@@ -29,6 +30,7 @@ const char *exit_cause_name(exit_cause c);
 typedef struct exit_facts {
 	int status;           /* from waitpid */
 	bool killed_for_timeout;
+	bool killed_for_heartbeat;
 	bool stopped_by_daemon; /* shutdown */
 	bool oom_killed;
 	const char *report;

@@ -27,7 +27,7 @@ worker *version_pick_worker(model_version *mv)
 	for (size_t k = 0; k < mv->n_inst; k++) {
 		worker *w = mv->inst[k].w;
 		if (mv->inst[k].state == VERSION_READY && w != NULL && w->pid > 0 &&
-		    !w->timed_out && !__atomic_load_n(&w->disconnected, __ATOMIC_ACQUIRE) &&
+		    !w->timed_out && !w->hung && !__atomic_load_n(&w->disconnected, __ATOMIC_ACQUIRE) &&
 		    (best == NULL || w->outstanding < best->outstanding))
 			best = w;
 	}

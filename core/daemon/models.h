@@ -57,7 +57,8 @@ typedef struct worker {
 	pid_t spawned_pid;   /* set once, right after fork (atomic): whose
 				connection the socket accepts */
 	nng_socket sock;     /* REQ, listening on sock_url */
-	nng_ctx probe_ctx;   /* the describe request that signals READY */
+	nng_ctx probe_ctx;   /* the describe request that signals READY, and
+				later each heartbeat */
 	nng_aio *probe_aio;
 	bool probe_sent;     /* the probe's send finished; now receiving */
 	int report_fd;       /* read end of the worker's report pipe */
@@ -65,6 +66,9 @@ typedef struct worker {
 	int outstanding;     /* requests sent to it, not yet answered (lock) */
 	uint64_t served;     /* requests it answered (lock) */
 	bool timed_out;      /* killed because a request passed its deadline (lock) */
+	bool beating;        /* a heartbeat probe is out (lock) */
+	int64_t beat_sent_ms;
+	bool hung;           /* killed for a missed heartbeat (lock) */
 	int pipe_id;         /* its admitted connection (atomic), 0 before */
 	bool disconnected;   /* that connection closed (atomic): dead or dying */
 	char cause[512];     /* why it ended; set before sock is closed */

@@ -166,8 +166,10 @@ static char *describe_to_meta(const nng_msg *m, size_t *meta_len,
 }
 
 /* The describe probe moved on: its send finished (so receive), or its reply
- * came (READY), or it failed or timed out (kill the worker; its exit is
- * then handled by workers_reap like any other). */
+ * came (READY, or a heartbeat answered), or it failed or timed out (a
+ * worker that never became READY, or a READY one silent since its
+ * heartbeat, is killed; its exit is then handled by workers_reap like any
+ * other). */
 static void probe_done(void *arg)
 {
 	worker *w = arg;
@@ -180,6 +182,7 @@ static void probe_done(void *arg)
 	}
 	if (rv != 0 && !w->probe_sent)
 		nng_msg_free(nng_aio_get_msg(w->probe_aio));
+	nng_ctx_close(w->probe_ctx);
 
 	nng_msg *reply = rv == 0 ? nng_aio_get_msg(w->probe_aio) : NULL;
 	char *meta = NULL, *layers = NULL;
@@ -193,6 +196,9 @@ static void probe_done(void *arg)
 	model_version *mv = w->mv;
 	instance *in = w->inst;
 	char *old = NULL, *old_layers = NULL;
+	bool beat = w->beating;
+	int64_t now = now_ms();
+	w->beating = false;
 	/* READY only from STARTING: a version stopped meanwhile stays so. */
 	if (in->w == w && meta != NULL && in->state == VERSION_STARTING &&
 	    !mv->stopped && !mv->failed) {
@@ -203,17 +209,29 @@ static void probe_done(void *arg)
 		mv->sandbox = layers;
 		mv->sandbox_len = layers_len;
 		in->state = VERSION_READY;
-		in->ready_at_ms = now_ms();
+		in->ready_at_ms = now;
 		if (mv->ready_at[0] == '\0') {
 			time_t t = time(NULL);
 			struct tm tm;
 			strftime(mv->ready_at, sizeof mv->ready_at, "%Y-%m-%dT%H:%M:%SZ",
 			    gmtime_r(&t, &tm));
 		}
-		__atomic_store_n(&w->last_answer_ms, in->ready_at_ms, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->last_answer_ms, now, __ATOMIC_RELAXED);
 		meta = layers = NULL;
 		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d, instance %d)",
 		    mv->model->name, (long long)mv->version, (int)w->pid, in->index);
+	} else if (beat && meta != NULL) {
+		__atomic_store_n(&w->last_answer_ms, now, __ATOMIC_RELAXED);
+	} else if (beat) {
+		/* Busy with requests it keeps answering is not hung. */
+		int64_t last = __atomic_load_n(&w->last_answer_ms, __ATOMIC_RELAXED);
+		if (in->w == w && w->pid > 0 && last <= w->beat_sent_ms && !w->timed_out) {
+			w->hung = true;
+			log_msg(LOG_ERROR, "model %s version %lld: worker pid %d missed its "
+			    "heartbeat (%s); killing it", mv->model->name,
+			    (long long)mv->version, (int)w->pid, nng_strerror(rv));
+			kill(w->pid, SIGKILL);
+		}
 	} else if (in->w == w && w->pid > 0 && meta == NULL) {
 		snprintf(w->cause, sizeof w->cause, "did not become ready: %s",
 		    rv ? nng_strerror(rv) : "bad describe reply");
@@ -226,10 +244,11 @@ static void probe_done(void *arg)
 	free(old_layers);
 	free(meta);
 	free(layers);
-	nng_ctx_close(w->probe_ctx);
 }
 
-static int probe_start(corrald *d, worker *w)
+/* Send w a describe on a context of its own, answered within timeout_ms:
+ * the readiness probe of a new worker, and later its heartbeats. */
+static int probe_start(worker *w, int64_t timeout_ms)
 {
 	nng_msg *m = NULL;
 	msgpack_sbuffer sb;
@@ -242,16 +261,46 @@ static int probe_start(corrald *d, worker *w)
 	if (rv == 0 && (rv = nng_msg_alloc(&m, 0)) == 0)
 		rv = nng_msg_append(m, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
-	if (rv == 0 && (rv = nng_ctx_open(&w->probe_ctx, w->sock)) == 0 &&
-	    (rv = nng_aio_alloc(&w->probe_aio, probe_done, w)) == 0) {
-		/* One deadline for the whole load: send waits for the dial. */
-		nng_aio_set_timeout(w->probe_aio, (nng_duration)d->cfg.worker_start_timeout_ms);
+	if (rv == 0 && w->probe_aio == NULL)
+		rv = nng_aio_alloc(&w->probe_aio, probe_done, w);
+	if (rv == 0 && (rv = nng_ctx_open(&w->probe_ctx, w->sock)) == 0) {
+		/* One deadline for the whole exchange: at start, send waits
+		 * for the dial. */
+		w->probe_sent = false;
+		nng_aio_set_timeout(w->probe_aio, (nng_duration)timeout_ms);
 		nng_aio_set_msg(w->probe_aio, m);
 		nng_ctx_send(w->probe_ctx, w->probe_aio);
 		return 0;
 	}
 	nng_msg_free(m);
 	return rv;
+}
+
+/* Ping w if it is READY, idle and has been silent for heartbeat_ms; it
+ * must answer within heartbeat_ms (or answer something else meanwhile).
+ * Supervisor thread. */
+static void heartbeat(corrald *d, worker *w, instance *in, int64_t now)
+{
+	int64_t every = d->cfg.heartbeat_ms;
+	pthread_mutex_lock(&d->lock);
+	bool due = every > 0 && in->w == w && in->state == VERSION_READY && w->pid > 0 &&
+	    !w->beating && !w->hung && !w->timed_out && w->outstanding == 0 &&
+	    now - __atomic_load_n(&w->last_answer_ms, __ATOMIC_RELAXED) >= every;
+	if (due) {
+		w->beating = true;
+		w->beat_sent_ms = now;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!due)
+		return;
+	int rv = probe_start(w, every);
+	if (rv != 0) {
+		log_msg(LOG_WARN, "worker pid %d: heartbeat not sent: %s", (int)w->pid,
+		    nng_strerror(rv));
+		pthread_mutex_lock(&d->lock);
+		w->beating = false;
+		pthread_mutex_unlock(&d->lock);
+	}
 }
 
 /* ------------------------------------------------------------ spawning --- */
@@ -762,7 +811,7 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 	pthread_mutex_unlock(&d->lock);
 	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (instance %d, %s)",
 	    m->name, (long long)mv->version, (int)pid, in->index, m->plugin_path);
-	if ((rv = probe_start(d, w)) != 0) {
+	if ((rv = probe_start(w, d->cfg.worker_start_timeout_ms)) != 0) {
 		log_msg(LOG_ERROR, "worker probe: %s", nng_strerror(rv));
 		kill(pid, SIGKILL);
 	}
@@ -819,6 +868,7 @@ void workers_reap(corrald *d)
 		read_report(w, report, sizeof report);
 		exit_facts facts = {
 		    .status = status, .killed_for_timeout = w->timed_out,
+		    .killed_for_heartbeat = w->hung,
 		    .stopped_by_daemon = mv->stopped,
 		    .oom_killed = cgroup_oom_killed(&w->cg), .report = report};
 		exit_cause kind = exit_classify(&facts, cause, sizeof cause);
@@ -876,9 +926,12 @@ void workers_tick(corrald *d)
 				bool due = !mv->failed && !mv->stopped && !mv->draining &&
 				    ((in->state == VERSION_STARTING && in->w == NULL) ||
 					(in->state == VERSION_CRASHED && in->restart_at_ms <= now));
+				worker *w = in->w;
 				pthread_mutex_unlock(&d->lock);
 				if (due)
 					worker_spawn(d, mv, in);
+				else if (w != NULL)
+					heartbeat(d, w, in, now);
 			}
 		}
 }

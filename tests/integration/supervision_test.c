@@ -246,6 +246,47 @@ static void test_hung_worker(corral_client *c)
 	free(text);
 }
 
+/* The pid of model/1's first worker, and how many of its workers were
+ * killed as hung, from `status`. */
+static pid_t worker_pid(corral_client *c, const char *model, long long *hung)
+{
+	char *text = NULL;
+	corral_error err;
+	REQUIRE(corral_get_status(c, model, &text, &err) == CORRAL_OK);
+	json_t *root = json_loads(text, 0, NULL);
+	free(text);
+	json_t *v = json_array_get(json_object_get(root, "models"), 0);
+	json_t *w = json_array_get(json_object_get(v, "workers"), 0);
+	pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
+	*hung = json_integer_value(json_object_get(json_object_get(v, "exits"), "hung"));
+	json_decref(root);
+	return pid;
+}
+
+/* A worker frozen while idle (SIGSTOP: no request would notice) misses
+ * its heartbeat (heartbeat_ms 500 here) and is killed and replaced before
+ * any request suffers. */
+static void test_frozen_worker(corral_client *c)
+{
+	corral_error err;
+	long long hung = 0, before = 0;
+	pid_t pid = worker_pid(c, "iris", &before);
+	REQUIRE(pid > 0 && kill(pid, SIGSTOP) == 0);
+	long long t0 = harness_now_ms();
+	pid_t now = pid;
+	while (harness_now_ms() - t0 < 5000 && (now == pid || now == 0 || hung == before)) {
+		sleep_ms(20);
+		now = worker_pid(c, "iris", &hung);
+	}
+	long long ms = harness_now_ms() - t0;
+	printf("a frozen idle worker was replaced after %lld ms\n", ms);
+	CHECK_MSG(hung == before + 1 && now != pid && now > 0,
+	    "the frozen worker was killed as hung (%lld) and replaced (pid %d -> %d)", hung,
+	    (int)pid, (int)now);
+	CHECK(harness_wait_state(c, "iris", 1, "READY", 5000));
+	CHECK_INT(linear_call(c, "iris", &err), CORRAL_OK);
+}
+
 /* ------------------------------------------------------------ chaos --- */
 
 static atomic_bool chaos_stop;
@@ -377,13 +418,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	harness_init(&h);
 	setup_repo(argv[2], argv[3]);
-	harness_start(&h, argv[1], NULL);
+	harness_start(&h, argv[1], "heartbeat_ms: 500\n");
 	corral_client *c = harness_client(&h, false);
 
 	test_crash_loop(c);
 	test_instances_and_queue();
 	test_client_deadline(c);
 	test_hung_worker(c);
+	test_frozen_worker(c);
 	test_chaos(c);
 	corral_client_close(c);
 	test_drain();
