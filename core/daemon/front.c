@@ -28,6 +28,12 @@
  * receive and answer PAYLOAD_TOO_LARGE; beyond it, memory comes first. */
 #define FRONT_RECV_HARD_FACTOR 4
 
+/* A request of a retryable model whose worker ended under it is sent
+ * again, on another READY worker and within its deadline, up to this many
+ * times: under a burst of worker deaths, the second worker can be gone
+ * too before its connection's end is seen. */
+#define FRONT_MAX_RETRIES 2
+
 typedef struct front_req {
 	corrald *d;
 	struct front *f;
@@ -51,7 +57,7 @@ typedef struct front_req {
 	int cause_waits; /* naps taken waiting for a dead worker's cause */
 	bool napping_for_cause; /* else naps wait for a READY worker */
 	bool parked;     /* counted in mv->waiting */
-	bool retried;    /* sent again after its worker crashed */
+	int retries;     /* times sent again after its worker ended */
 	model_version *mv; /* referenced from the version's choice until the
 			      request no longer needs it */
 	int64_t model_timeout_ms; /* the model's own deadline, for hang checks */
@@ -310,20 +316,20 @@ static void worker_finish(front_req *r, int rv)
 	pthread_mutex_lock(&d->lock);
 	r->w->outstanding--;
 	r->w->served += rv == 0;
-	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && !r->retried &&
+	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && r->retries < FRONT_MAX_RETRIES &&
 	    r->model->cfg.retryable;
 	bool shadow = rv == 0 && wants_mirror(r);
 	if (!retry)
 		release_version(r);
 	pthread_mutex_unlock(&d->lock);
 	if (retry) {
-		/* Once, on another READY worker (the dead one is not READY any
-		 * more), within the same deadline. */
+		/* On another READY worker (the dead one is not READY any more),
+		 * within the same deadline. */
 		log_msg(LOG_INFO, "model %s version %lld: retrying a request whose worker "
 		    "ended (%s)", r->model_name, (long long)r->version, r->w->cause);
 		worker_unref(d, r->w);
 		r->w = NULL;
-		r->retried = true;
+		r->retries++;
 		front_dispatch(r);
 		return;
 	}
@@ -462,7 +468,7 @@ static void front_infer(front_req *r)
 		r->timeout_ms = r->req.timeout_ms > 0 && r->req.timeout_ms < r->model_timeout_ms
 		    ? r->req.timeout_ms : r->model_timeout_ms;
 		r->deadline_ms = now_ms() + r->timeout_ms;
-		r->retried = false;
+		r->retries = 0;
 		dispatch_locked(r); /* unlocks */
 		return;
 	}
@@ -503,9 +509,11 @@ static void dispatch_locked(front_req *r)
 			vs = version_state_of(mv);
 		}
 	}
-	worker *w = vs == VERSION_FAILED || vs == VERSION_STOPPED ? NULL : version_pick_worker(mv);
+	/* a version being unloaded takes no new request */
+	bool closed = vs == VERSION_FAILED || vs == VERSION_STOPPED || vs == VERSION_DRAINING;
+	worker *w = closed ? NULL : version_pick_worker(mv);
 	size_t limit = (size_t)mv->model->cfg.max_queue;
-	if (vs == VERSION_FAILED || vs == VERSION_STOPPED) {
+	if (closed) {
 		st = CORRAL_E_UNAVAILABLE;
 		snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
 		    mv->model->name, (long long)mv->version, version_state_name(vs),

@@ -82,11 +82,13 @@ static bool list_add(int64_t *list, size_t *n, int64_t v)
 	return true;
 }
 
-/* Should m serve version v, one of the `n` folders in `present`? */
+/* Should m serve version v, one of the `n` folders in `present` (less
+ * the unloaded ones, so the policy chooses among the others: unloading
+ * the latest version brings back the one before)? */
 static bool wanted(const model *m, int64_t v, const int64_t *present, size_t n)
 {
-	return !m->off && !in_list(m->unpinned, m->n_unpinned, v) &&
-	    (in_list(m->pinned, m->n_pinned, v) || model_config_serves(&m->cfg, v, present, n));
+	return !m->off && (in_list(m->pinned, m->n_pinned, v) ||
+			       model_config_serves(&m->cfg, v, present, n));
 }
 
 /*
@@ -105,6 +107,12 @@ static void sync_model(corrald *d, model *m, bool at_start, changes *out)
 		    MODEL_MAX_VERSIONS);
 		return;
 	}
+	/* the policy's candidates: the folders not unloaded by hand */
+	ssize_t kept = 0;
+	for (ssize_t i = 0; i < n; i++)
+		if (!in_list(m->unpinned, m->n_unpinned, present[i]))
+			present[kept++] = present[i];
+	n = kept;
 	for (ssize_t i = 0; i < n; i++) {
 		if (!wanted(m, present[i], present, (size_t)n) ||
 		    model_find_version(m, present[i]) != NULL)
@@ -348,8 +356,10 @@ static void job_unload(corrald *d, job *j, model *m)
 			drain_now(m->versions[k], &j->out);
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (j->st == CORRAL_OK)
+	if (j->st == CORRAL_OK) {
 		save(d, j);
+		sync_model(d, m, false, &j->out); /* what the policy picks now */
+	}
 }
 
 static void run_job(corrald *d, job *j)

@@ -300,6 +300,19 @@ int main(int argc, char **argv)
 	CHECK_INT(served_by(c, "bg", &st), cur + 1);
 	CHECK(wait_gone(c, "bg", cur, 5000));
 
+	/* unloading the latest brings back the one the policy picks next */
+	harness_write(&h, "third/config.yaml", "plugin: linear\nversion_policy: {latest: 1}\n");
+	add_version("third", 1, 1);
+	add_version("third", 2, 2);
+	CHECK_INT(corral_load(c, "third", 0, NULL, &err), CORRAL_OK);
+	CHECK(wait_served_by(c, "third", 2, 10000));
+	CHECK_INT(corral_unload(c, "third", 2, &changes, &err), CORRAL_OK);
+	CHECK_MSG(has_change(changes, "third", 2, "draining") &&
+		has_change(changes, "third", 1, "loading"), "unload of the latest: %s", changes);
+	free(changes);
+	CHECK(wait_served_by(c, "third", 1, 10000));
+	CHECK(wait_gone(c, "third", 2, 5000));
+
 	/* a whole model unloaded: no version, MODEL_NOT_FOUND; loaded back */
 	CHECK_INT(corral_unload(c, "fresh", 0, &changes, &err), CORRAL_OK);
 	CHECK_MSG(has_change(changes, "fresh", 1, "draining"), "unload fresh: %s", changes);
