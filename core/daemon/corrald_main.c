@@ -28,6 +28,7 @@
 #include "models.h"
 #include "routing.h"
 #include "shadow.h"
+#include "sock_closer.h"
 #include "lifecycle.h"
 #include "workers.h"
 
@@ -221,11 +222,16 @@ int main(int argc, char **argv)
 	}
 	/* before any request can arrive: the first ones route as saved */
 	routing_restore(&d);
+	if ((d.closer = sock_closer_start()) == NULL) {
+		log_msg(LOG_ERROR, "cannot start the socket closer: out of memory or threads");
+		goto out;
+	}
 	if ((d.shadows = shadows_start(&d, SHADOW_SLOTS, err, sizeof err)) == NULL ||
 	    (f = front_start(&d, err, sizeof err)) == NULL) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
+	d.front = f;
 	for (size_t i = 0; i < d.cfg.n_listen; i++)
 		log_msg(LOG_INFO, "listening on %s", d.cfg.listen[i]);
 	log_msg(LOG_INFO, "serving %zu models from %s", d.n_models, d.cfg.model_repository);
@@ -253,6 +259,7 @@ int main(int argc, char **argv)
 			drain_until = now_ms() + d.cfg.shutdown_grace_ms;
 		}
 		workers_reap(&d);
+		front_abort_ended(f);
 		lifecycle_tick(&d);
 		workers_tick(&d);
 		if (drain_until == 0)
@@ -274,10 +281,20 @@ out:
 	/* Clients first (no new work), then the workers. A control op
 	 * waiting for this thread is answered first: front_stop waits for it. */
 	lifecycle_close(&d);
+	if (d.closer && sock_closer_wedged(d.closer)) {
+		/* nng cannot close sockets any more: closing the client socket
+		 * would hang too. Stop the workers and leave. */
+		log_msg(LOG_ERROR, "stopping the workers and exiting without closing nng's "
+		    "sockets (see the error about nng issue 1813 above)");
+		workers_stop_all(&d, STOP_GRACE_MS);
+		_exit(rc);
+	}
 	if (f)
 		front_stop(f);
+	d.front = NULL;
 	shadows_stop(d.shadows);
 	workers_stop_all(&d, STOP_GRACE_MS);
+	sock_closer_stop(d.closer, STOP_GRACE_MS);
 	if (d.worker_dir) {
 		clear_worker_dir(d.worker_dir);
 		rmdir(d.worker_dir);

@@ -50,6 +50,8 @@ typedef struct front_req {
 	wire_request req;
 	bool parsed;
 	worker *w;      /* referenced while forwarding */
+	worker *inflight; /* w while its exchange runs: set and cleared under
+			     the lock, for front_abort_ended */
 	nng_ctx wctx;   /* kept open for the next request to the same worker */
 	bool wctx_open;
 	nng_socket wctx_sock;
@@ -314,6 +316,7 @@ static void worker_finish(front_req *r, int rv)
 {
 	corrald *d = r->d;
 	pthread_mutex_lock(&d->lock);
+	r->inflight = NULL;
 	r->w->outstanding--;
 	r->w->served += rv == 0;
 	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && r->retries < FRONT_MAX_RETRIES &&
@@ -545,7 +548,7 @@ static void dispatch_locked(front_req *r)
 	if (st != CORRAL_OK)
 		release_version(r);
 	if (st == CORRAL_OK) {
-		r->w = w;
+		r->w = r->inflight = w;
 		worker_ref(w);
 		/* an idle worker starts a busy spell: its silence counts from now */
 		if (w->outstanding++ == 0)
@@ -579,6 +582,7 @@ static void dispatch_locked(front_req *r)
 			    nng_strerror(rv));
 		nng_msg_free(wm);
 		pthread_mutex_lock(&d->lock);
+		r->inflight = NULL;
 		w->outstanding--;
 		release_version(r);
 		pthread_mutex_unlock(&d->lock);
@@ -730,6 +734,17 @@ void front_drain(front *f)
 	/* The listeners stay open: closing one closes the connections it
 	 * accepted, and the replies still due on them would be lost. */
 	__atomic_store_n(&f->draining, true, __ATOMIC_RELAXED);
+}
+
+void front_abort_ended(front *f)
+{
+	pthread_mutex_lock(&f->d->lock);
+	for (size_t i = 0; i < f->n; i++) {
+		const worker *w = f->reqs[i].inflight;
+		if (w != NULL && w->pid == 0)
+			nng_aio_abort(f->reqs[i].waio, NNG_ECONNRESET);
+	}
+	pthread_mutex_unlock(&f->d->lock);
 }
 
 int front_busy(front *f)

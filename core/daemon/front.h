@@ -20,6 +20,15 @@ front *front_start(corrald *d, char *err, size_t errlen);
  * requests already received go on. Supervisor thread. */
 void front_drain(front *f);
 
+/* Fail the requests in flight on workers that have ended (reaped), each
+ * then retried or answered WORKER_CRASHED with its worker's cause, rather
+ * than relying on the close of the worker's socket, which may hang
+ * (sock_closer.h). Called when a worker is reaped, and on every turn of
+ * the supervisor, which catches an operation started just after the
+ * reap. Supervisor thread; takes the lock (nng completes the aborted
+ * operations on its own threads). */
+void front_abort_ended(front *f);
+
 /* Requests received and not yet answered. Any thread. */
 int front_busy(front *f);
 

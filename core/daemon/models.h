@@ -173,6 +173,8 @@ struct corrald {
 	size_t n_models;
 	unsigned long long spawn_seq;
 	struct lifecycle *lifecycle; /* lifecycle.h */
+	struct front *front;         /* front.h; NULL until it starts */
+	struct sock_closer *closer;  /* sock_closer.h */
 };
 
 /* The numeric version folders under a model's folder, ascending, in

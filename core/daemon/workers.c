@@ -26,9 +26,15 @@
 #include <nng/protocol/reqrep0/req.h>
 
 #include "../worker/worker_exit.h"
+#include "front.h"
 #include "log.h"
+#include "sock_closer.h"
 #include "workers.h"
 
+
+/* How long the supervisor waits for a dead worker's socket to close
+ * (sock_closer.h); a close takes well under a millisecond. */
+#define CLOSE_WAIT_MS 2000
 
 void worker_ref(worker *w)
 {
@@ -906,7 +912,11 @@ void workers_reap(corrald *d)
 		}
 		pthread_mutex_unlock(&d->lock);
 
-		nng_close(w->sock); /* fails its requests in flight */
+		/* Its requests in flight fail now (and are retried); closing
+		 * the socket would fail them too, but may hang (sock_closer.h). */
+		if (d->front != NULL)
+			front_abort_ended(d->front);
+		sock_closer_close(d->closer, w->sock, CLOSE_WAIT_MS);
 		cgroup_destroy(&w->cg);
 		remove_sock_dir(w);
 		worker_unref(d, w);

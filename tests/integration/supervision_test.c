@@ -338,16 +338,29 @@ static int chaos_targets(corral_client *c, pid_t *pids, int max)
 }
 
 /*
- * Opt-in (CORRAL_CHAOS=1) while corral links Debian 12's nng 1.5.2: under
- * this much killing, about one worker death in a few hundred races REQ's
- * pipe teardown, and nng's single reaper thread then waits for ever in
- * req0_pipe_stop (nng issue 1813, fixed in nng 1.8), which hangs the
- * daemon's next socket close. The run passes whenever that race is not hit.
+ * Runs in plain builds (CORRAL_CHAOS=0 skips it); opt-in (CORRAL_CHAOS=1)
+ * under AddressSanitizer while corral links Debian 12's nng 1.5.2. There,
+ * with every call several times slower, about one worker death in a few
+ * hundred races REQ's pipe teardown: nng's single reaper thread then waits
+ * for ever in req0_pipe_stop (nng issue 1813, fixed in nng 1.8) and hangs
+ * the daemon's next socket close, and LeakSanitizer reports request
+ * messages left inside nng's contexts at exit. Plain builds have not hit
+ * the race (13 runs of 20 s, about 200 kills each).
  */
+static bool chaos_enabled(void)
+{
+	const char *env = getenv("CORRAL_CHAOS");
+#if defined(__SANITIZE_ADDRESS__)
+	return env != NULL && strcmp(env, "1") == 0;
+#else
+	return env == NULL || strcmp(env, "0") != 0;
+#endif
+}
+
 static void test_chaos(corral_client *c)
 {
-	if (getenv("CORRAL_CHAOS") == NULL) {
-		printf("chaos: skipped (set CORRAL_CHAOS=1; see the comment above)\n");
+	if (!chaos_enabled()) {
+		printf("chaos: skipped (see the comment above test_chaos; CORRAL_CHAOS=1 runs it)\n");
 		return;
 	}
 	static const char *const models[] = {"iris", "churn", "iris", "churn"};
