@@ -260,6 +260,7 @@ int main(int argc, char **argv)
 		}
 		workers_reap(&d);
 		front_abort_ended(f);
+		workers_close_retired(&d, false);
 		lifecycle_tick(&d);
 		workers_tick(&d);
 		if (drain_until == 0)
@@ -294,18 +295,24 @@ out:
 	d.front = NULL;
 	shadows_stop(d.shadows);
 	workers_stop_all(&d, STOP_GRACE_MS);
-	sock_closer_stop(d.closer, STOP_GRACE_MS);
+	bool closed = sock_closer_stop(d.closer, STOP_GRACE_MS);
 	if (d.worker_dir) {
 		clear_worker_dir(d.worker_dir);
 		rmdir(d.worker_dir);
 	}
 	models_free(&d);
 	lifecycle_free(&d);
+	free(d.retired);
 	free(d.worker_exe);
 	free(d.plugin_dir);
 	free(d.worker_dir);
 	free(d.admin_token);
 	daemon_config_free(&d.cfg);
+	/* nng frees what its reaper still holds (closed sockets' contexts
+	 * and their messages), so that a leak checker sees only real leaks;
+	 * not when a close hangs, since this would wait for it. */
+	if (closed)
+		nng_fini();
 	log_msg(LOG_INFO, "stopped");
 	return rc;
 }

@@ -747,6 +747,20 @@ void front_abort_ended(front *f)
 	pthread_mutex_unlock(&f->d->lock);
 }
 
+void front_release_socket(front *f, nng_socket s)
+{
+	pthread_mutex_lock(&f->d->lock);
+	for (size_t i = 0; i < f->n; i++) {
+		front_req *r = &f->reqs[i];
+		if (r->inflight == NULL && r->wctx_open &&
+		    nng_socket_id(r->wctx_sock) == nng_socket_id(s)) {
+			nng_ctx_close(r->wctx);
+			r->wctx_open = false;
+		}
+	}
+	pthread_mutex_unlock(&f->d->lock);
+}
+
 int front_busy(front *f)
 {
 	return __atomic_load_n(&f->busy, __ATOMIC_RELAXED);

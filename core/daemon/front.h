@@ -29,6 +29,11 @@ void front_drain(front *f);
  * operations on its own threads). */
 void front_abort_ended(front *f);
 
+/* Close the contexts that requests keep open on socket s for reuse, before
+ * s itself is closed (no request is in flight on it any more).
+ * Supervisor thread; takes the lock. */
+void front_release_socket(front *f, nng_socket s);
+
 /* Requests received and not yet answered. Any thread. */
 int front_busy(front *f);
 

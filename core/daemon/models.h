@@ -66,7 +66,9 @@ typedef struct worker {
 	int outstanding;     /* requests sent to it, not yet answered (lock) */
 	uint64_t served;     /* requests it answered (lock) */
 	bool timed_out;      /* killed because a request passed its deadline (lock) */
-	bool beating;        /* a heartbeat probe is out (lock) */
+	bool probing;        /* a describe probe (readiness or heartbeat) is
+				out on probe_ctx (lock) */
+	bool beating;        /* that probe is a heartbeat (lock) */
 	int64_t beat_sent_ms;
 	bool hung;           /* killed for a missed heartbeat (lock) */
 	int pipe_id;         /* its admitted connection (atomic), 0 before */
@@ -174,6 +176,9 @@ struct corrald {
 	unsigned long long spawn_seq;
 	struct lifecycle *lifecycle; /* lifecycle.h */
 	struct front *front;         /* front.h; NULL until it starts */
+	worker **retired;            /* ended workers whose sockets are not
+					closed yet (workers.h); supervisor */
+	size_t n_retired, cap_retired;
 	struct sock_closer *closer;  /* sock_closer.h */
 };
 

@@ -110,10 +110,10 @@ bool sock_closer_wedged(const sock_closer *c)
 	return c->wedged;
 }
 
-void sock_closer_stop(sock_closer *c, int wait_ms)
+bool sock_closer_stop(sock_closer *c, int wait_ms)
 {
 	if (c == NULL)
-		return;
+		return true;
 	pthread_mutex_lock(&c->mu);
 	bool drained = !c->wedged && wait_closed(c, c->queued, wait_ms);
 	c->stop = true;
@@ -121,10 +121,11 @@ void sock_closer_stop(sock_closer *c, int wait_ms)
 	pthread_mutex_unlock(&c->mu);
 	if (!drained) {
 		pthread_detach(c->thread); /* stuck in nng_close: let it be */
-		return;
+		return false;
 	}
 	pthread_join(c->thread, NULL);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+	return true;
 }

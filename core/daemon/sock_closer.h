@@ -36,7 +36,8 @@ bool sock_closer_close(sock_closer *c, nng_socket s, int wait_ms);
 bool sock_closer_wedged(const sock_closer *c);
 
 /* Wait up to wait_ms for the queued closes, then stop the thread and free
- * c; a wedged closer's thread is left to the process's exit. */
-void sock_closer_stop(sock_closer *c, int wait_ms);
+ * c. Returns false when a close hangs: the thread (and c) is then left to
+ * the process's exit, and nng must not be finalized. */
+bool sock_closer_stop(sock_closer *c, int wait_ms);
 
 #endif

@@ -204,7 +204,7 @@ static void probe_done(void *arg)
 	char *old = NULL, *old_layers = NULL;
 	bool beat = w->beating;
 	int64_t now = now_ms();
-	w->beating = false;
+	w->beating = w->probing = false;
 	/* READY only from STARTING: a version stopped meanwhile stays so. */
 	if (in->w == w && meta != NULL && in->state == VERSION_STARTING &&
 	    !mv->stopped && !mv->failed) {
@@ -293,7 +293,7 @@ static void heartbeat(corrald *d, worker *w, instance *in, int64_t now)
 	    !w->beating && !w->hung && !w->timed_out && w->outstanding == 0 &&
 	    now - __atomic_load_n(&w->last_answer_ms, __ATOMIC_RELAXED) >= every;
 	if (due) {
-		w->beating = true;
+		w->beating = w->probing = true;
 		w->beat_sent_ms = now;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -304,7 +304,7 @@ static void heartbeat(corrald *d, worker *w, instance *in, int64_t now)
 		log_msg(LOG_WARN, "worker pid %d: heartbeat not sent: %s", (int)w->pid,
 		    nng_strerror(rv));
 		pthread_mutex_lock(&d->lock);
-		w->beating = false;
+		w->beating = w->probing = false;
 		pthread_mutex_unlock(&d->lock);
 	}
 }
@@ -809,6 +809,7 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 	start_relay(errp[0], mv, pid);
 	pthread_mutex_lock(&d->lock);
 	version_ref(mv); /* dropped when w is freed (worker_unref) */
+	w->probing = true; /* the readiness probe, just below */
 	w->pid = pid;
 	w->started_ms = now_ms();
 	in->w = w;
@@ -819,6 +820,9 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 	    m->name, (long long)mv->version, (int)pid, in->index, m->plugin_path);
 	if ((rv = probe_start(w, d->cfg.worker_start_timeout_ms)) != 0) {
 		log_msg(LOG_ERROR, "worker probe: %s", nng_strerror(rv));
+		pthread_mutex_lock(&d->lock);
+		w->probing = false;
+		pthread_mutex_unlock(&d->lock);
 		kill(pid, SIGKILL);
 	}
 }
@@ -842,6 +846,8 @@ void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 }
 
 /* ------------------------------------------------------------- reaping --- */
+
+static void retire(corrald *d, worker *w);
 
 static worker *find_worker_locked(corrald *d, pid_t pid)
 {
@@ -912,14 +918,59 @@ void workers_reap(corrald *d)
 		}
 		pthread_mutex_unlock(&d->lock);
 
-		/* Its requests in flight fail now (and are retried); closing
-		 * the socket would fail them too, but may hang (sock_closer.h). */
+		retire(d, w);
+	}
+}
+
+/*
+ * w has ended: its requests in flight fail now (front_abort_ended: each is
+ * retried or answered with w's cause) and its probe is cut short. Its
+ * socket is closed later, by workers_close_retired, once nothing uses it:
+ * nng 1.5.2 can panic or hang when a socket closes under an operation on
+ * one of its contexts (sock_closer.h). The instance's reference on w
+ * moves to d->retired.
+ */
+static void retire(corrald *d, worker *w)
+{
+	if (d->front != NULL)
+		front_abort_ended(d->front);
+	if (w->probe_aio != NULL)
+		nng_aio_abort(w->probe_aio, NNG_ECLOSED);
+	if (d->n_retired == d->cap_retired) {
+		size_t cap = d->cap_retired ? d->cap_retired * 2 : 16;
+		worker **grown = realloc(d->retired, cap * sizeof *grown);
+		if (grown == NULL) {
+			/* no room to wait: close now, as nng intends it to work */
+			sock_closer_close(d->closer, w->sock, CLOSE_WAIT_MS);
+			cgroup_destroy(&w->cg);
+			remove_sock_dir(w);
+			worker_unref(d, w);
+			return;
+		}
+		d->retired = grown;
+		d->cap_retired = cap;
+	}
+	d->retired[d->n_retired++] = w;
+}
+
+void workers_close_retired(corrald *d, bool stopping)
+{
+	for (size_t i = 0; i < d->n_retired;) {
+		worker *w = d->retired[i];
+		pthread_mutex_lock(&d->lock);
+		bool unused = (stopping || w->outstanding == 0) && !w->probing;
+		pthread_mutex_unlock(&d->lock);
+		if (!unused) {
+			i++;
+			continue;
+		}
 		if (d->front != NULL)
-			front_abort_ended(d->front);
+			front_release_socket(d->front, w->sock);
 		sock_closer_close(d->closer, w->sock, CLOSE_WAIT_MS);
 		cgroup_destroy(&w->cg);
 		remove_sock_dir(w);
 		worker_unref(d, w);
+		d->retired[i] = d->retired[--d->n_retired];
 	}
 }
 
@@ -982,7 +1033,10 @@ void workers_stop_all(corrald *d, int64_t grace_ms)
 				}
 			}
 		pthread_mutex_unlock(&d->lock);
-		if (running == 0)
+		/* the client side may be gone: then nothing uses the sockets
+		 * but probes, which the reap cut short */
+		workers_close_retired(d, d->front == NULL);
+		if (running == 0 && (d->n_retired == 0 || now_ms() >= deadline + grace_ms))
 			break;
 		killed = killed || now_ms() >= deadline;
 		usleep(10000);

@@ -21,6 +21,11 @@ void worker_spawn(corrald *d, model_version *mv, instance *in);
  * it fail with WORKER_CRASHED naming the cause, or are retried. */
 void workers_reap(corrald *d);
 
+/* Close the sockets of ended workers (retired by workers_reap) that no
+ * request or probe uses any more; `stopping` (the client side is gone)
+ * waits for probes only. Then free them. */
+void workers_close_retired(corrald *d, bool stopping);
+
 /* Start workers in new slots (a version just added, lifecycle.h) and
  * those whose restart time has come. */
 void workers_tick(corrald *d);
