@@ -958,9 +958,14 @@ void workers_close_retired(corrald *d, bool stopping)
 	for (size_t i = 0; i < d->n_retired;) {
 		worker *w = d->retired[i];
 		pthread_mutex_lock(&d->lock);
-		bool unused = (stopping || w->outstanding == 0) && !w->probing;
+		bool probing = w->probing;
+		bool unused = (stopping || w->outstanding == 0) && !probing;
 		pthread_mutex_unlock(&d->lock);
 		if (!unused) {
+			/* a probe's receive may have started after the reap's
+			 * abort (its send had just finished): abort again */
+			if (probing)
+				nng_aio_abort(w->probe_aio, NNG_ECLOSED);
 			i++;
 			continue;
 		}
@@ -1036,7 +1041,12 @@ void workers_stop_all(corrald *d, int64_t grace_ms)
 		/* the client side may be gone: then nothing uses the sockets
 		 * but probes, which the reap cut short */
 		workers_close_retired(d, d->front == NULL);
-		if (running == 0 && (d->n_retired == 0 || now_ms() >= deadline + grace_ms))
+		if (running == 0 && d->n_retired > 0 && now_ms() >= deadline + grace_ms) {
+			log_msg(LOG_WARN, "%zu ended workers' sockets are still in use; left "
+			    "open", d->n_retired);
+			break;
+		}
+		if (running == 0 && d->n_retired == 0)
 			break;
 		killed = killed || now_ms() >= deadline;
 		usleep(10000);
