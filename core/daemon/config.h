@@ -13,6 +13,10 @@
 
 #define CONFIG_MAX_LISTEN 8
 
+/* Where /metrics and the health endpoints listen unless the config says
+ * otherwise: loopback only. */
+#define DEFAULT_HTTP_LISTEN "http://127.0.0.1:9750"
+
 typedef struct daemon_config {
 	char *listen[CONFIG_MAX_LISTEN]; /* nng URLs */
 	size_t n_listen;
@@ -33,6 +37,7 @@ typedef struct daemon_config {
 	char *admin_token_file;          /* NULL: control ops refused */
 	int64_t repository_poll_ms;      /* 0: reload only when asked */
 	int64_t heartbeat_ms;            /* idle workers' ping; 0: none */
+	char *http_listen;               /* /metrics and health; "": none */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "front.h"
+#include "http_server.h"
 #include "log.h"
 #include "models.h"
 #include "routing.h"
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
 	cgroups_init(&d.cg, d.cfg.cgroup_name);
 	int rc = 1;
 	front *f = NULL;
+	http_server *http = NULL;
 	/* restart jitter and canary picks */
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (setup_paths(&d, err, sizeof err) != 0 || load_admin_token(&d, err, sizeof err) != 0 ||
@@ -232,8 +234,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.front = f;
+	if ((http = http_server_start(&d, err, sizeof err)) == NULL) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto out;
+	}
 	for (size_t i = 0; i < d.cfg.n_listen; i++)
 		log_msg(LOG_INFO, "listening on %s", d.cfg.listen[i]);
+	if (d.cfg.http_listen[0] != '\0')
+		log_msg(LOG_INFO, "metrics and health on %s (/metrics, /readyz, /healthz, "
+		    "/v2/health/ready, /v2/health/live)", d.cfg.http_listen);
 	log_msg(LOG_INFO, "serving %zu models from %s", d.n_models, d.cfg.model_repository);
 	log_msg(d.as_root ? LOG_INFO : LOG_WARN, "sandbox: identity %s; cgroups %s",
 	    d.as_root ? "on (workers run as unprivileged users)"
@@ -290,6 +299,7 @@ out:
 		workers_stop_all(&d, STOP_GRACE_MS);
 		_exit(rc);
 	}
+	http_server_stop(http);
 	if (f)
 		front_stop(f);
 	d.front = NULL;

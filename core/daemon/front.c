@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -71,6 +72,8 @@ typedef struct front_req {
 	int64_t version;
 	int64_t timeout_ms;
 	int64_t deadline_ms;   /* now_ms() by which the worker must answer */
+	int64_t received_us;   /* when the request arrived (metrics.h) */
+	corral_status status;  /* what the reply says, for the metrics */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char err[1024];
@@ -90,9 +93,46 @@ static void front_recv(front_req *r)
 	nng_ctx_recv(r->ctx, r->aio);
 }
 
+/* Hold mv for r (dropping the version it held, if any). Lock held. */
+static void hold_version(front_req *r, model_version *mv)
+{
+	version_ref(mv);
+	if (r->mv != NULL)
+		version_unref(r->mv);
+	r->mv = mv;
+}
+
+/* r is done with its version (any thread: the reference is atomic). */
+static void release_version(front_req *r)
+{
+	if (r->mv != NULL) {
+		version_unref(r->mv);
+		r->mv = NULL;
+	}
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Count the request in the metrics of the version it reached, if any,
+ * and let that version go. */
+static void count_request(front_req *r)
+{
+	if (r->mv != NULL)
+		metrics_observe(&r->mv->metrics, r->status, now_us() - r->received_us);
+	else if (r->status != CORRAL_OK)
+		metrics_observe_unrouted(r->status);
+	release_version(r);
+}
+
 /* Send what r->sb holds as the reply, in place of the request. */
 static void front_send(front_req *r)
 {
+	count_request(r);
 	if (r->parsed) {
 		wire_request_fini(&r->req);
 		r->parsed = false;
@@ -120,6 +160,7 @@ static void front_send(front_req *r)
 
 static void front_send_error(front_req *r, corral_status st, const char *msg)
 {
+	r->status = st;
 	msgpack_sbuffer_clear(&r->sb);
 	wire_pack_error(&r->pk, r->parsed ? r->req.id : NULL, st, msg);
 	front_send(r);
@@ -249,6 +290,7 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 		st = CORRAL_E_INTERNAL;
 		snprintf(r->err, sizeof r->err, "out of memory");
 	}
+	r->status = st;
 	if (st != CORRAL_OK) {
 		msgpack_sbuffer_clear(&r->sb);
 		wire_pack_error(pk, id, st, r->err);
@@ -269,24 +311,6 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
  * answer the client. */
 static void front_dispatch(front_req *r);
 static void dispatch_locked(front_req *r);
-
-/* Hold mv for r (dropping the version it held, if any). Lock held. */
-static void hold_version(front_req *r, model_version *mv)
-{
-	version_ref(mv);
-	if (r->mv != NULL)
-		version_unref(r->mv);
-	r->mv = mv;
-}
-
-/* r is done with its version. Lock held. */
-static void release_version(front_req *r)
-{
-	if (r->mv != NULL) {
-		version_unref(r->mv);
-		r->mv = NULL;
-	}
-}
 
 /* Should this answered request also go to the model's shadow version
  * (shadow.h)? Only traffic that named no version, answered by another
@@ -322,8 +346,6 @@ static void worker_finish(front_req *r, int rv)
 	bool retry = rv != 0 && rv != NNG_ETIMEDOUT && r->retries < FRONT_MAX_RETRIES &&
 	    r->model->cfg.retryable;
 	bool shadow = rv == 0 && wants_mirror(r);
-	if (!retry)
-		release_version(r);
 	pthread_mutex_unlock(&d->lock);
 	if (retry) {
 		/* On another READY worker (the dead one is not READY any more),
@@ -347,7 +369,8 @@ static void worker_finish(front_req *r, int rv)
 			snprintf(r->err, sizeof r->err,
 			    "model '%s' version %lld did not answer within %lld ms",
 			    r->model_name, (long long)r->version, (long long)r->timeout_ms);
-			wire_pack_error(&r->pk, r->req.id, CORRAL_E_DEADLINE_EXCEEDED, r->err);
+			r->status = CORRAL_E_DEADLINE_EXCEEDED;
+			wire_pack_error(&r->pk, r->req.id, r->status, r->err);
 			worker_kill_hung(d, r->w, r->model_timeout_ms);
 		} else {
 			pthread_mutex_lock(&d->lock);
@@ -356,7 +379,8 @@ static void worker_finish(front_req *r, int rv)
 			    r->model_name, (long long)r->version,
 			    r->w->cause[0] ? r->w->cause : nng_strerror(rv));
 			pthread_mutex_unlock(&d->lock);
-			wire_pack_error(&r->pk, r->req.id, CORRAL_E_WORKER_CRASHED, r->err);
+			r->status = CORRAL_E_WORKER_CRASHED;
+			wire_pack_error(&r->pk, r->req.id, r->status, r->err);
 		}
 	}
 	worker_unref(d, r->w);
@@ -430,19 +454,6 @@ static int front_worker_ctx(front_req *r)
 
 /* How often a request waiting for a READY worker looks again. */
 #define DISPATCH_POLL_MS 5
-
-/* Requests queued at mv: those waiting for a READY worker, and those sent
- * to a worker that is busy with another. Lock held. */
-static size_t queue_length(const model_version *mv)
-{
-	size_t n = mv->waiting;
-	for (size_t k = 0; k < mv->n_inst; k++) {
-		const worker *w = mv->inst[k].w;
-		if (w != NULL && w->outstanding > 1)
-			n += (size_t)w->outstanding - 1;
-	}
-	return n;
-}
 
 /* Stop counting r among mv's waiting requests. Lock held. */
 static void unpark(front_req *r)
@@ -527,12 +538,12 @@ static void dispatch_locked(front_req *r)
 		    "no worker of model '%s' version %lld was ready within %lld ms (%s%s%s)",
 		    mv->model->name, (long long)mv->version, (long long)r->timeout_ms,
 		    version_state_name(vs), mv->last_cause[0] ? ": " : "", mv->last_cause);
-	} else if (!r->parked && queue_length(mv) >= limit &&
+	} else if (!r->parked && version_queue_length(mv) >= limit &&
 		   (w == NULL || w->outstanding > 0)) {
 		st = CORRAL_E_OVERLOADED;
 		snprintf(r->err, sizeof r->err,
 		    "model '%s' version %lld has %zu requests queued (max_queue %zu)",
-		    mv->model->name, (long long)mv->version, queue_length(mv), limit);
+		    mv->model->name, (long long)mv->version, version_queue_length(mv), limit);
 	} else if (w == NULL) {
 		if (!r->parked) {
 			r->parked = true;
@@ -545,8 +556,6 @@ static void dispatch_locked(front_req *r)
 	}
 	unpark(r);
 	int rv = 0;
-	if (st != CORRAL_OK)
-		release_version(r);
 	if (st == CORRAL_OK) {
 		r->w = r->inflight = w;
 		worker_ref(w);
@@ -584,7 +593,6 @@ static void dispatch_locked(front_req *r)
 		pthread_mutex_lock(&d->lock);
 		r->inflight = NULL;
 		w->outstanding--;
-		release_version(r);
 		pthread_mutex_unlock(&d->lock);
 		worker_unref(d, r->w);
 		r->w = NULL;
@@ -666,6 +674,8 @@ static void front_done(void *arg)
 			nng_msg_free(nng_aio_get_msg(r->aio));
 	} else if (rv == 0) {
 		r->msg = nng_aio_get_msg(r->aio);
+		r->received_us = now_us();
+		r->status = CORRAL_OK;
 		__atomic_add_fetch(&r->f->busy, 1, __ATOMIC_RELAXED);
 		if (__atomic_load_n(&r->f->draining, __ATOMIC_RELAXED))
 			front_send_error(r, CORRAL_E_UNAVAILABLE,
@@ -798,9 +808,7 @@ void front_stop(front *f)
 			nng_msg_free(r->wreply);
 		if (r->w)
 			worker_unref(f->d, r->w);
-		pthread_mutex_lock(&f->d->lock);
 		release_version(r);
-		pthread_mutex_unlock(&f->d->lock);
 		msgpack_sbuffer_destroy(&r->sb);
 	}
 	free(f->reqs);

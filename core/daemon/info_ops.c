@@ -82,20 +82,20 @@ corral_status op_models(corrald *d, const wire_request *req,
 	return packed(rc, err, errlen);
 }
 
-corral_status op_health(corrald *d, const wire_request *req,
-    msgpack_packer *pk, char *err, size_t errlen)
+bool daemon_ready(corrald *d, wire_str name, bool *found)
 {
-	/* Ready: every served version (of `model` only, when named) has a
+	/* Ready: every served version (of model `name` only, when named) has a
 	 * READY worker; versions being unloaded do not count (lifecycle.h),
 	 * and a named model without a version is not ready. */
-	bool ready = true, found = req->model.len == 0;
+	bool ready = true;
+	*found = name.len == 0;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_models; i++) {
 		const model *m = d->models[i];
-		if (req->model.len != 0 && !wire_str_eq(req->model, m->name))
+		if (name.len != 0 && !wire_str_eq(name, m->name))
 			continue;
-		found = true;
-		ready = ready && (req->model.len == 0 || m->n_versions > 0);
+		*found = true;
+		ready = ready && (name.len == 0 || m->n_versions > 0);
 		for (size_t j = 0; j < m->n_versions; j++) {
 			const model_version *mv = m->versions[j];
 			ready = ready && (mv->unloading || mv->draining ||
@@ -103,6 +103,14 @@ corral_status op_health(corrald *d, const wire_request *req,
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
+	return ready;
+}
+
+corral_status op_health(corrald *d, const wire_request *req,
+    msgpack_packer *pk, char *err, size_t errlen)
+{
+	bool found;
+	bool ready = daemon_ready(d, req->model, &found);
 	if (!found) {
 		snprintf(err, errlen, "no model named '%.*s'",
 		    (int)(req->model.len > 64 ? 64 : req->model.len), req->model.ptr);

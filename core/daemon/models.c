@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "models.h"
@@ -32,6 +33,33 @@ worker *version_pick_worker(model_version *mv)
 			best = w;
 	}
 	return best;
+}
+
+int64_t worker_memory(const worker *w)
+{
+	int64_t bytes = cgroup_memory_bytes(&w->cg);
+	if (bytes >= 0)
+		return bytes;
+	char path[64];
+	long long size, resident;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)w->pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	int got = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
+}
+
+size_t version_queue_length(const model_version *mv)
+{
+	size_t n = mv->waiting;
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		const worker *w = mv->inst[k].w;
+		if (w != NULL && w->outstanding > 1)
+			n += (size_t)w->outstanding - 1;
+	}
+	return n;
 }
 
 version_state version_state_of(const model_version *mv)
@@ -192,12 +220,14 @@ void model_remove_version(model_version *mv)
 
 void version_ref(model_version *mv)
 {
-	mv->refs++;
+	__atomic_add_fetch(&mv->refs, 1, __ATOMIC_RELAXED);
 }
 
 void version_unref(model_version *mv)
 {
-	if (--mv->refs > 0)
+	/* the last reference: nothing can find mv any more (it has left
+	 * the table), so it is freed without the lock */
+	if (__atomic_sub_fetch(&mv->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	free(mv->dir);
 	free(mv->meta);

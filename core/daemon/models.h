@@ -21,6 +21,7 @@
 #include "cgroups.h"
 #include "config.h"
 #include "exit_cause.h"
+#include "metrics.h"
 #include "wire.h"
 
 /* The state of a worker slot (an instance), and of a version as a whole
@@ -100,7 +101,9 @@ struct model_version {
 	model *model;
 	int64_t version;
 	char *dir;
-	int refs;             /* the table's, each worker's, each request's (lock) */
+	int refs;             /* the table's, each worker's, each request's
+				 (atomic: a request drops its own without
+				 the lock) */
 	bool unloading;       /* leaving the served set: it serves until
 				 lifecycle.h lets it drain (lock) */
 	bool draining;        /* takes no new requests; stops once idle (lock) */
@@ -125,6 +128,7 @@ struct model_version {
 	size_t sandbox_len;
 	uint64_t exits[EXIT_N_CAUSES]; /* worker ends by cause (lock) */
 	uint64_t starts;      /* workers started (lock) */
+	version_metrics metrics; /* metrics.h; atomic */
 };
 
 #define ROUTING_MAX_TRAFFIC 16
@@ -208,7 +212,9 @@ int model_insert_version(model_version *mv);
  * Supervisor thread, lock held. */
 void model_remove_version(model_version *mv);
 
-/* References on a version (lock held); the last unref frees it. */
+/* References on a version (any thread; taking one needs the lock or
+ * another reference held, so that mv cannot be freed meanwhile); the last
+ * unref frees it. */
 void version_ref(model_version *mv);
 void version_unref(model_version *mv);
 
@@ -233,6 +239,14 @@ model_version *model_find_version(model *m, int64_t v);
 /* The READY worker of mv with the least outstanding work that is still
  * connected, or NULL. Lock held. */
 worker *version_pick_worker(model_version *mv);
+
+/* w's memory: its cgroup's usage, else its resident set; -1 if unknown.
+ * Lock held (w->pid). */
+int64_t worker_memory(const worker *w);
+
+/* Requests queued at mv: those waiting for a READY worker, and those sent
+ * to a worker that is busy with another. Lock held. */
+size_t version_queue_length(const model_version *mv);
 
 /* The state of the version as a whole: FAILED, STOPPED or DRAINING when it
  * is, else READY when any instance is, else STARTING when any is, else

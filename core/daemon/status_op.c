@@ -18,22 +18,6 @@ static int pack_kv_i64(msgpack_packer *pk, const char *k, int64_t v)
 }
 
 /* The worker's memory: its cgroup's count, else its resident set. */
-static int64_t worker_memory(const worker *w)
-{
-	int64_t bytes = cgroup_memory_bytes(&w->cg);
-	if (bytes >= 0)
-		return bytes;
-	char path[64];
-	long long size, resident;
-	snprintf(path, sizeof path, "/proc/%d/statm", (int)w->pid);
-	FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return -1;
-	int got = fscanf(f, "%lld %lld", &size, &resident);
-	fclose(f);
-	return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
-}
-
 static int pack_limits(msgpack_packer *pk, const worker_limits *l)
 {
 	return wire_pack_cstr(pk, "limits") || msgpack_pack_map(pk, 6) ||

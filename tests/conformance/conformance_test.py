@@ -784,6 +784,7 @@ def main():
             f.write("listen: [%s, %s]\n" % (ipc, tcp))
             f.write("model_repository: %s\n" % repo)
             f.write("runtime_dir: %s\n" % os.path.join(tmp, "run"))
+            f.write("http_listen: http://127.0.0.1:%d\n" % free_port())
         log = open(log_path, "wb")
         proc = subprocess.Popen([args.corrald, "-c", cfg], stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT,

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -135,11 +137,13 @@ void harness_start(harness *h, const char *corrald, const char *extra)
 	snprintf(cfg, sizeof cfg, "%s/corrald.yaml", h->dir);
 	int port = free_tcp_port();
 	snprintf(h->tcp_url, sizeof h->tcp_url, "tcp://127.0.0.1:%d", port);
+	h->http_port = free_tcp_port();
 	FILE *f = fopen(cfg, "w");
 	if (f == NULL)
 		harness_die(h, cfg);
-	fprintf(f, "listen:\n  - %s\n  - %s\nmodel_repository: %s\nruntime_dir: %s/run\n%s\n",
-	    h->ipc_url, h->tcp_url, h->repo, h->dir, extra ? extra : "");
+	fprintf(f, "listen:\n  - %s\n  - %s\nmodel_repository: %s\nruntime_dir: %s/run\n"
+	    "http_listen: http://127.0.0.1:%d\n%s\n",
+	    h->ipc_url, h->tcp_url, h->repo, h->dir, h->http_port, extra ? extra : "");
 	fclose(f);
 
 	h->pid = fork();
@@ -289,4 +293,61 @@ void harness_dump_log(harness *h)
 		fputs(line, stderr);
 	fprintf(stderr, "---------------------\n");
 	fclose(f);
+}
+
+int harness_http_get(harness *h, const char *path, char **body)
+{
+	if (body)
+		*body = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->http_port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char req[512];
+	int n = snprintf(req, sizeof req,
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t got;
+	while (buf && (got = read(fd, buf + len, cap - len)) > 0) {
+		len += (size_t)got;
+		/* complete once the headers and Content-Length bytes are in */
+		buf[len] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		char *cl = strcasestr(buf, "\r\nContent-Length:");
+		if (end && cl && cl < end &&
+		    len >= (size_t)(end + 4 - buf) + strtoull(cl + 17, NULL, 10))
+			break;
+		if (len == cap) {
+			char *grown = realloc(buf, cap * 2 + 1);
+			if (grown == NULL) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (buf == NULL)
+		return -1;
+	buf[len] = '\0';
+	int status = -1;
+	sscanf(buf, "HTTP/1.%*d %d", &status);
+	char *start = strstr(buf, "\r\n\r\n");
+	if (body && start)
+		*body = strdup(start + 4);
+	free(buf);
+	return status;
 }

@@ -15,6 +15,7 @@ typedef struct harness {
 	char repo[128];     /* <dir>/models */
 	char ipc_url[160];
 	char tcp_url[64];
+	int http_port;      /* /metrics and health (127.0.0.1) */
 	char log[128];      /* the daemon's stderr */
 	pid_t pid;
 	bool no_settle;     /* harness_start returns once the daemon answers,
@@ -60,6 +61,11 @@ const char *harness_state(corral_client *c, const char *model, int64_t version,
 /* Wait up to timeout_ms for model/version to reach `state`. */
 bool harness_wait_state(corral_client *c, const char *model, int64_t version,
     const char *state, int timeout_ms);
+
+/* GET path from the daemon's HTTP listener: the status code, and the body
+ * in a new string the caller frees (*body may be NULL). -1 when the
+ * connection fails. */
+int harness_http_get(harness *h, const char *path, char **body);
 
 /* The daemon's child processes (its workers); returns how many. */
 int harness_workers(harness *h, pid_t *pids, int max);

@@ -1,0 +1,199 @@
+/* metrics.c - counters and the Prometheus text exposition (metrics.h).
+ *
+ * The text format is written by hand: it is a few lines of plain text
+ * per series (Prometheus's "exposition formats" page), and no Debian
+ * package offers a C client library for it. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "metrics.h"
+#include "models.h"
+
+#ifndef CORRAL_VERSION
+#define CORRAL_VERSION "0"
+#endif
+
+const double metrics_bucket_bounds[METRICS_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+static uint64_t unrouted[METRICS_MAX_CODE + 1];
+
+static void add(uint64_t *counter, uint64_t n)
+{
+	__atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
+static uint64_t get(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+void metrics_observe(version_metrics *m, corral_status st, int64_t elapsed_us)
+{
+	add(&m->requests[st <= METRICS_MAX_CODE ? st : CORRAL_E_INTERNAL], 1);
+	double s = (double)elapsed_us / 1e6;
+	size_t b = 0;
+	while (b < METRICS_BUCKETS && s > metrics_bucket_bounds[b])
+		b++;
+	add(&m->duration_buckets[b], 1);
+	add(&m->duration_sum_us, elapsed_us > 0 ? (uint64_t)elapsed_us : 0);
+}
+
+void metrics_observe_unrouted(corral_status st)
+{
+	add(&unrouted[st <= METRICS_MAX_CODE ? st : CORRAL_E_INTERNAL], 1);
+}
+
+/* A label value with \, " and newline escaped, as the format asks. */
+static void put_label(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*v, f);
+	}
+}
+
+/* `name{model="M",version="V"` (the caller closes the braces). */
+static void series(FILE *f, const char *name, const model_version *mv)
+{
+	fprintf(f, "%s{model=\"", name);
+	put_label(f, mv->model->name);
+	fprintf(f, "\",version=\"%lld\"", (long long)mv->version);
+}
+
+static void header(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Loop over every version in the table, as mv (lock held). */
+#define FOR_EACH_VERSION(d, mv)                                              \
+	for (size_t i_ = 0; i_ < (d)->n_models; i_++)                        \
+		for (size_t j_ = 0; j_ < (d)->models[i_]->n_versions; j_++)  \
+			for (model_version *mv = (d)->models[i_]->versions[j_]; mv; mv = NULL)
+
+static void render_requests(FILE *f, corrald *d)
+{
+	header(f, "corral_requests_total", "counter",
+	    "Requests that reached a model version, by the status they were answered with.");
+	FOR_EACH_VERSION(d, mv)
+	for (int c = 0; c <= METRICS_MAX_CODE; c++) {
+		uint64_t n = get(&mv->metrics.requests[c]);
+		if (n == 0 && c != CORRAL_OK)
+			continue;
+		series(f, "corral_requests_total", mv);
+		fprintf(f, ",code=\"%s\"} %llu\n", corral_status_name((corral_status)c),
+		    (unsigned long long)n);
+	}
+	header(f, "corral_requests_unrouted_total", "counter",
+	    "Requests answered before reaching a model version (malformed, unknown model "
+	    "or version, refused control op...), by status.");
+	for (int c = 0; c <= METRICS_MAX_CODE; c++) {
+		uint64_t n = get(&unrouted[c]);
+		if (n > 0)
+			fprintf(f, "corral_requests_unrouted_total{code=\"%s\"} %llu\n",
+			    corral_status_name((corral_status)c), (unsigned long long)n);
+	}
+	header(f, "corral_request_duration_seconds", "histogram",
+	    "Time from a request's arrival to its answer, for requests that reached a "
+	    "model version.");
+	FOR_EACH_VERSION(d, mv)
+	{
+		uint64_t cumulative = 0;
+		for (int b = 0; b <= METRICS_BUCKETS; b++) {
+			cumulative += get(&mv->metrics.duration_buckets[b]);
+			series(f, "corral_request_duration_seconds_bucket", mv);
+			if (b < METRICS_BUCKETS)
+				fprintf(f, ",le=\"%g\"} %llu\n", metrics_bucket_bounds[b],
+				    (unsigned long long)cumulative);
+			else
+				fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+		}
+		series(f, "corral_request_duration_seconds_sum", mv);
+		fprintf(f, "} %.6f\n", (double)get(&mv->metrics.duration_sum_us) / 1e6);
+		series(f, "corral_request_duration_seconds_count", mv);
+		fprintf(f, "} %llu\n", (unsigned long long)cumulative);
+	}
+}
+
+static void render_workers(FILE *f, corrald *d)
+{
+	header(f, "corral_model_ready", "gauge",
+	    "1 when the version has a READY worker, else 0.");
+	FOR_EACH_VERSION(d, mv)
+	{
+		series(f, "corral_model_ready", mv);
+		fprintf(f, "} %d\n", version_state_of(mv) == VERSION_READY);
+	}
+	header(f, "corral_queue_length", "gauge",
+	    "Requests waiting for a READY worker, or sent to a busy one.");
+	FOR_EACH_VERSION(d, mv)
+	{
+		series(f, "corral_queue_length", mv);
+		fprintf(f, "} %zu\n", version_queue_length(mv));
+	}
+	header(f, "corral_workers", "gauge", "Worker slots by state.");
+	FOR_EACH_VERSION(d, mv)
+	for (int s = VERSION_STARTING; s <= VERSION_DRAINING; s++) {
+		size_t n = 0;
+		for (size_t k = 0; k < mv->n_inst; k++) {
+			version_state st = mv->draining && mv->inst[k].state == VERSION_READY
+			    ? VERSION_DRAINING : mv->inst[k].state;
+			n += st == (version_state)s;
+		}
+		series(f, "corral_workers", mv);
+		fprintf(f, ",state=\"%s\"} %zu\n", version_state_name((version_state)s), n);
+	}
+	header(f, "corral_worker_exits_total", "counter", "Worker ends, by cause.");
+	FOR_EACH_VERSION(d, mv)
+	for (int c = 0; c < EXIT_N_CAUSES; c++) {
+		series(f, "corral_worker_exits_total", mv);
+		fprintf(f, ",cause=\"%s\"} %llu\n", exit_cause_name((exit_cause)c),
+		    (unsigned long long)mv->exits[c]);
+	}
+	header(f, "corral_worker_starts_total", "counter", "Workers started.");
+	FOR_EACH_VERSION(d, mv)
+	{
+		series(f, "corral_worker_starts_total", mv);
+		fprintf(f, "} %llu\n", (unsigned long long)mv->starts);
+	}
+	header(f, "corral_worker_resident_memory_bytes", "gauge",
+	    "Memory of each running worker: its cgroup's usage, else its resident set.");
+	FOR_EACH_VERSION(d, mv)
+	for (size_t k = 0; k < mv->n_inst; k++) {
+		const worker *w = mv->inst[k].w;
+		int64_t bytes = w != NULL && w->pid > 0 ? worker_memory(w) : -1;
+		if (bytes < 0)
+			continue;
+		series(f, "corral_worker_resident_memory_bytes", mv);
+		fprintf(f, ",instance=\"%zu\"} %lld\n", k, (long long)bytes);
+	}
+}
+
+char *metrics_render(corrald *d, int in_flight, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (f == NULL)
+		return NULL;
+	header(f, "corral_build_info", "gauge", "corrald's version; always 1.");
+	fprintf(f, "corral_build_info{version=\"%s\"} 1\n", CORRAL_VERSION);
+	header(f, "corral_inflight_requests", "gauge",
+	    "Requests received and not yet answered.");
+	fprintf(f, "corral_inflight_requests %d\n", in_flight);
+	pthread_mutex_lock(&d->lock);
+	render_requests(f, d);
+	render_workers(f, d);
+	pthread_mutex_unlock(&d->lock);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
