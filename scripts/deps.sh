@@ -13,6 +13,8 @@ packages=(
   # tests: a client we did not write, golden outputs, msgpack from Python
   nng-utils python3 python3-numpy python3-msgpack python3-xgboost
   python3-onnx libonnx-testdata
+  # tests: a real Prometheus scrapes corrald, promtool checks the format
+  prometheus
 )
 # npm fetches ONNX Runtime (scripts/fetch-onnxruntime.sh); any npm will do,
 # so Debian's is installed only when none is on PATH.

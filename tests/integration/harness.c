@@ -88,7 +88,7 @@ void harness_link(harness *h, const char *relpath, const char *target)
 		harness_die(h, path);
 }
 
-static int free_tcp_port(void)
+int harness_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -135,9 +135,9 @@ void harness_start(harness *h, const char *corrald, const char *extra)
 {
 	char cfg[256];
 	snprintf(cfg, sizeof cfg, "%s/corrald.yaml", h->dir);
-	int port = free_tcp_port();
+	int port = harness_free_port();
 	snprintf(h->tcp_url, sizeof h->tcp_url, "tcp://127.0.0.1:%d", port);
-	h->http_port = free_tcp_port();
+	h->http_port = harness_free_port();
 	FILE *f = fopen(cfg, "w");
 	if (f == NULL)
 		harness_die(h, cfg);
@@ -295,12 +295,12 @@ void harness_dump_log(harness *h)
 	fclose(f);
 }
 
-int harness_http_get(harness *h, const char *path, char **body)
+int harness_http_get(int port, const char *path, char **body)
 {
 	if (body)
 		*body = NULL;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->http_port),
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
 		if (fd >= 0)

@@ -62,10 +62,13 @@ const char *harness_state(corral_client *c, const char *model, int64_t version,
 bool harness_wait_state(corral_client *c, const char *model, int64_t version,
     const char *state, int timeout_ms);
 
-/* GET path from the daemon's HTTP listener: the status code, and the body
- * in a new string the caller frees (*body may be NULL). -1 when the
- * connection fails. */
-int harness_http_get(harness *h, const char *path, char **body);
+/* GET path from an HTTP server on 127.0.0.1:port (the daemon's is
+ * h->http_port): the status code, and the body in a new string the caller
+ * frees (body may be NULL). -1 when the connection fails. */
+int harness_http_get(int port, const char *path, char **body);
+
+/* A TCP port on 127.0.0.1 that is free now. */
+int harness_free_port(void);
 
 /* The daemon's child processes (its workers); returns how many. */
 int harness_workers(harness *h, pid_t *pids, int max);
