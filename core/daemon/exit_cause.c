@@ -79,3 +79,15 @@ exit_cause exit_classify(const exit_facts *f, char *text, size_t n)
 	    sig, strsignal(sig));
 	return f->stopped_by_daemon ? EXIT_CLEAN : EXIT_CRASH;
 }
+
+void exit_violation_syscall(const char *text, char *out, size_t n)
+{
+	static const char prefix[] = "sandbox violation: ";
+	const char *name = strncmp(text, prefix, sizeof prefix - 1) == 0
+	    ? text + sizeof prefix - 1 : NULL;
+	size_t len = name ? strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") : 0;
+	if (len == 0 || strncmp(name + len, " (syscall ", 10) != 0)
+		snprintf(out, n, "unknown");
+	else
+		snprintf(out, n, "%.*s", (int)len, name);
+}

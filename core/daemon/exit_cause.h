@@ -41,4 +41,9 @@ typedef struct exit_facts {
  * (Segmentation fault)", "exited with code 0", ... */
 exit_cause exit_classify(const exit_facts *f, char *text, size_t n);
 
+/* The syscall a violation's text names ("execve" from "sandbox violation:
+ * execve (syscall 59, arch x86_64)"), into out; "unknown" when it names
+ * none (killed outright, unreported). */
+void exit_violation_syscall(const char *text, char *out, size_t n);
+
 #endif

@@ -157,6 +157,22 @@ static void render_workers(FILE *f, corrald *d)
 		fprintf(f, ",cause=\"%s\"} %llu\n", exit_cause_name((exit_cause)c),
 		    (unsigned long long)mv->exits[c]);
 	}
+	header(f, "corral_sandbox_violations_total", "counter",
+	    "Workers ended by the sandbox, by the syscall they tried.");
+	FOR_EACH_VERSION(d, mv)
+	for (size_t k = 0; k < mv->n_violations; k++) {
+		series(f, "corral_sandbox_violations_total", mv);
+		fprintf(f, ",syscall=\"");
+		put_label(f, mv->violations[k].syscall);
+		fprintf(f, "\"} %llu\n", (unsigned long long)mv->violations[k].n);
+	}
+	header(f, "corral_model_load_seconds", "gauge",
+	    "How long the version's last worker took from start to READY.");
+	FOR_EACH_VERSION(d, mv)
+	if (mv->load_ms > 0) {
+		series(f, "corral_model_load_seconds", mv);
+		fprintf(f, "} %.3f\n", (double)mv->load_ms / 1000.0);
+	}
 	header(f, "corral_worker_starts_total", "counter", "Workers started.");
 	FOR_EACH_VERSION(d, mv)
 	{

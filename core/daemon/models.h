@@ -97,6 +97,9 @@ struct instance {
 	char last_cause[512];  /* why its last worker ended */
 };
 
+/* Distinct syscalls whose violations a version counts (metrics.h). */
+#define MODEL_MAX_VIOLATION_KINDS 16
+
 struct model_version {
 	model *model;
 	int64_t version;
@@ -128,6 +131,13 @@ struct model_version {
 	size_t sandbox_len;
 	uint64_t exits[EXIT_N_CAUSES]; /* worker ends by cause (lock) */
 	uint64_t starts;      /* workers started (lock) */
+	int64_t load_ms;      /* the last worker's start to READY (lock) */
+	struct violation_count {
+		char syscall[32]; /* as the worker's report names it */
+		uint64_t n;
+	} violations[MODEL_MAX_VIOLATION_KINDS]; /* sandbox violations by
+				 syscall; the last slot takes "other" (lock) */
+	size_t n_violations;
 	version_metrics metrics; /* metrics.h; atomic */
 };
 

@@ -216,6 +216,7 @@ static void probe_done(void *arg)
 		mv->sandbox_len = layers_len;
 		in->state = VERSION_READY;
 		in->ready_at_ms = now;
+		mv->load_ms = now - w->started_ms;
 		if (mv->ready_at[0] == '\0') {
 			time_t t = time(NULL);
 			struct tm tm;
@@ -849,6 +850,26 @@ void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 
 static void retire(corrald *d, worker *w);
 
+/* One more sandbox violation of mv, by the syscall its text names; past
+ * MODEL_MAX_VIOLATION_KINDS names, the last slot counts "other". Lock
+ * held. */
+static void count_violation(model_version *mv, const char *text)
+{
+	char name[32];
+	exit_violation_syscall(text, name, sizeof name);
+	size_t i = 0;
+	while (i < mv->n_violations && strcmp(mv->violations[i].syscall, name) != 0)
+		i++;
+	if (i == mv->n_violations && i == MODEL_MAX_VIOLATION_KINDS) {
+		i = MODEL_MAX_VIOLATION_KINDS - 1;
+		snprintf(mv->violations[i].syscall, sizeof mv->violations[i].syscall, "other");
+	} else if (i == mv->n_violations) {
+		snprintf(mv->violations[i].syscall, sizeof mv->violations[i].syscall, "%s", name);
+		mv->n_violations++;
+	}
+	mv->violations[i].n++;
+}
+
 static worker *find_worker_locked(corrald *d, pid_t pid)
 {
 	for (size_t i = 0; i < d->n_models; i++)
@@ -890,6 +911,8 @@ void workers_reap(corrald *d)
 		else
 			memcpy(w->cause, cause, sizeof cause);
 		mv->exits[kind]++;
+		if (kind == EXIT_VIOLATION)
+			count_violation(mv, w->cause);
 		/* a failed version keeps saying why it failed */
 		if (!mv->failed)
 			snprintf(mv->last_cause, sizeof mv->last_cause, "%s", w->cause);

@@ -750,6 +750,24 @@ static void check_status(corral_client *c)
 		addf(why, sizeof why, "hostile_cpu: one exit at the CPU limit");
 	if (exits_of(iv, "crash") + exits_of(iv, "sandbox_violation") != 0)
 		addf(why, sizeof why, "iris: its worker never ended");
+	/* /metrics counts the same violations, by syscall */
+	double hostile_sum = 0, execve = 0, ctor = 0;
+	char *metrics = NULL;
+	if (harness_http_get(h.http_port, "/metrics", &metrics) == 200 && metrics != NULL)
+		for (char *line = strtok(metrics, "\n"); line; line = strtok(NULL, "\n")) {
+			const char *sp = strrchr(line, ' ');
+			double n = sp ? strtod(sp + 1, NULL) : 0;
+			if (strncmp(line, "corral_sandbox_violations_total{model=\"hostile\",", 48) == 0)
+				hostile_sum += n;
+			if (strstr(line, "{model=\"hostile\",version=\"1\",syscall=\"execve\"}"))
+				execve = n;
+			if (strstr(line, "{model=\"ctor_execve\",version=\"1\",syscall=\"execve\"}"))
+				ctor = n;
+		}
+	free(metrics);
+	if (hostile_sum != (double)exits_of(hv, "sandbox_violation") || execve < 1 || ctor != 1)
+		addf(why, sizeof why, "metrics: violations by syscall %g (execve %g, ctor %g), "
+		    "status says %lld", hostile_sum, execve, ctor, exits_of(hv, "sandbox_violation"));
 	const json_t *layers = json_object_get(iv, "sandbox");
 	const char *key;
 	const json_t *val;
