@@ -6,7 +6,8 @@
  * passes `promtool check metrics`; Prometheus, started with the scrape
  * config from configs/prometheus/, scrapes corrald, and its HTTP API
  * gives back the request count and a median latency that matches the
- * one the test measured.
+ * one the test measured, and the shipped alerting rules raise
+ * CorralVersionFailed for the version that cannot load.
  *
  *   metrics_test CORRALD EXAMPLE_REPO PROMETHEUS_YML
  */
@@ -82,6 +83,8 @@ static void start_prometheus(const char *shipped)
 		char *at = strstr(line, "127.0.0.1:9750");
 		if (strstr(line, "scrape_interval:"))
 			fputs("  scrape_interval: 1s\n", out);
+		else if (strstr(line, "evaluation_interval:"))
+			fputs("  evaluation_interval: 1s\n", out);
 		else if (at != NULL)
 			fprintf(out, "%.*s%s%s", (int)(at - line), line, target, at + 14);
 		else
@@ -89,6 +92,10 @@ static void start_prometheus(const char *shipped)
 	}
 	fclose(in);
 	fclose(out);
+	/* the alerting rules the config names, beside it */
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "cp \"$(dirname '%s')/corral-alerts.yml\" '%s/'", shipped, h.dir);
+	REQUIRE(system(cmd) == 0);
 	prom_port = harness_free_port();
 	char listen[64], tsdb[256], cfg_arg[300];
 	snprintf(listen, sizeof listen, "--web.listen-address=127.0.0.1:%d", prom_port);
@@ -188,6 +195,19 @@ int main(int argc, char **argv)
 	/* Prometheus first, so that it sees the counters rise */
 	start_prometheus(argv[3]);
 	CHECK_MSG(prom_wait("up{job=\"corrald\"}", 1, 0, 30000) == 1, "Prometheus scrapes corrald");
+
+	/* the shipped alerting rules are loaded and evaluated: the FAILED
+	 * version raises CorralVersionFailed (pending for its first minute) */
+	bool alerted = false;
+	for (long long end = harness_now_ms() + 20000; !alerted && harness_now_ms() < end;
+	     sleep_ms(250)) {
+		char *alerts = NULL;
+		if (harness_http_get(prom_port, "/api/v1/alerts", &alerts) == 200 && alerts)
+			alerted = strstr(alerts, "\"CorralVersionFailed\"") &&
+			    strstr(alerts, "\"model\":\"broken\"");
+		free(alerts);
+	}
+	CHECK_MSG(alerted, "Prometheus raises CorralVersionFailed for the broken model");
 
 	/* traffic: OK requests timed here, wrong shapes, unknown models */
 	static double rtt[OK_REQUESTS];
