@@ -9,7 +9,10 @@
  * one the test measured, and the shipped alerting rules raise
  * CorralVersionFailed for the version that cannot load.
  *
- *   metrics_test CORRALD EXAMPLE_REPO PROMETHEUS_YML
+ * Every query of the shipped Grafana dashboard is also run against that
+ * Prometheus, which must accept it.
+ *
+ *   metrics_test CORRALD EXAMPLE_REPO CONFIGS_DIR
  */
 #include <jansson.h>
 #include <math.h>
@@ -140,7 +143,7 @@ static void urlencode(const char *s, char *out, size_t n)
 /* The first value of an instant query, or NAN (no answer, no result). */
 static double prom_query(const char *promql)
 {
-	char enc[1024], path[1200];
+	char enc[3072], path[3200];
 	urlencode(promql, enc, sizeof enc);
 	snprintf(path, sizeof path, "/api/v1/query?query=%s", enc);
 	char *body = NULL;
@@ -167,12 +170,60 @@ static double prom_wait(const char *promql, double want, double tol, int timeout
 	return v;
 }
 
+/* s with every `from` replaced by `to`, into out. */
+static void replace_all(const char *s, const char *from, const char *to, char *out, size_t n)
+{
+	size_t o = 0, fl = strlen(from);
+	while (*s && o + 1 < n) {
+		if (strncmp(s, from, fl) == 0) {
+			o += (size_t)snprintf(out + o, n - o, "%s", to);
+			s += fl;
+		} else {
+			out[o++] = *s++;
+		}
+		if (o >= n)
+			o = n - 1;
+	}
+	out[o] = '\0';
+}
+
+/* Every target of the Grafana dashboard is a query Prometheus accepts
+ * (its variables set to all models and a 1 m rate window). */
+static void check_dashboard(const char *path)
+{
+	json_error_t jerr;
+	json_t *dash = json_load_file(path, 0, &jerr);
+	CHECK_MSG(dash != NULL, "%s: %s", path, jerr.text);
+	size_t i, j, queries = 0, accepted = 0;
+	json_t *panel, *target;
+	json_array_foreach(json_object_get(dash, "panels"), i, panel)
+		json_array_foreach(json_object_get(panel, "targets"), j, target) {
+			const char *expr = json_string_value(json_object_get(target, "expr"));
+			char a[1024], b[1024], enc[3072], q[3200];
+			replace_all(expr ? expr : "", "$model", ".*", a, sizeof a);
+			replace_all(a, "$__rate_interval", "1m", b, sizeof b);
+			urlencode(b, enc, sizeof enc);
+			snprintf(q, sizeof q, "/api/v1/query?query=%s", enc);
+			int status = harness_http_get(prom_port, q, NULL);
+			queries++;
+			accepted += status == 200;
+			if (status != 200)
+				fprintf(stderr, "dashboard query refused (%d): %s\n", status, b);
+		}
+	json_decref(dash);
+	printf("Grafana dashboard: %zu of %zu queries accepted by Prometheus\n", accepted, queries);
+	CHECK_MSG(queries >= 10 && accepted == queries, "the dashboard's queries are valid");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: metrics_test CORRALD EXAMPLE_REPO PROMETHEUS_YML\n");
+		fprintf(stderr, "usage: metrics_test CORRALD EXAMPLE_REPO CONFIGS_DIR\n");
 		return 2;
 	}
+	char shipped[512], dashboard[512];
+	snprintf(shipped, sizeof shipped, "%s/prometheus/prometheus.yml", argv[3]);
+	snprintf(dashboard, sizeof dashboard, "%s/grafana/corral-dashboard.json", argv[3]);
 	harness_init(&h);
 	char target[600];
 	harness_write(&h, "iris/config.yaml", "plugin: linear\n");
@@ -193,7 +244,7 @@ int main(int argc, char **argv)
 	CHECK_INT(harness_http_get(h.http_port, "/nope", NULL), 404);
 
 	/* Prometheus first, so that it sees the counters rise */
-	start_prometheus(argv[3]);
+	start_prometheus(shipped);
 	CHECK_MSG(prom_wait("up{job=\"corrald\"}", 1, 0, 30000) == 1, "Prometheus scrapes corrald");
 
 	/* the shipped alerting rules are loaded and evaluated: the FAILED
@@ -268,6 +319,7 @@ int main(int argc, char **argv)
 	CHECK_MSG(q > 0 && q <= p50 * 2.5 && q >= p50 / 10,
 	    "Prometheus's median %.0f us matches the client's %.0f us", q * 1e6, p50 * 1e6);
 
+	check_dashboard(dashboard);
 	stop_prometheus();
 	corral_client_close(c);
 	if (test_failed_) {
