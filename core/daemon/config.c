@@ -42,6 +42,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->log_level = config_strdup_or_fail("info", &oom);
 	c->worker_user = config_strdup_or_fail("nobody", &oom);
 	c->http_listen = config_strdup_or_fail(DEFAULT_HTTP_LISTEN, &oom);
+	c->log_format = config_strdup_or_fail("text", &oom);
 	c->cgroup_name = config_strdup_or_fail("corral", &oom);
 	c->max_request_bytes = 64 << 20;
 	c->max_response_bytes = 64 << 20;
@@ -64,7 +65,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "max_response_bytes", "request_timeout_ms",
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
 	    "worker_user", "cgroup_name", "shutdown_grace_ms", "state_dir",
-	    "admin_token_file", "repository_poll_ms", "heartbeat_ms", "http_listen", NULL};
+	    "admin_token_file", "repository_poll_ms", "heartbeat_ms", "http_listen",
+	    "log_format", "log_file", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -104,6 +106,10 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_i64(&d, root, "repository_poll_ms", 0, 86400000, &c->repository_poll_ms);
 	ydoc_i64(&d, root, "heartbeat_ms", 0, 3600000, &c->heartbeat_ms);
 	ydoc_str(&d, root, "http_listen", &c->http_listen);
+	ydoc_str(&d, root, "log_format", &c->log_format);
+	ydoc_str(&d, root, "log_file", &c->log_file);
+	if (!d.failed && strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
+		ydoc_fail(&d, ydoc_get(&d, root, "log_format"), "log_format is text or json");
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
 	if (!d.failed && (strchr(c->cgroup_name, '/') || c->cgroup_name[0] == '.' ||
 			     c->cgroup_name[0] == '\0'))
@@ -153,6 +159,8 @@ void daemon_config_free(daemon_config *c)
 	free(c->log_level);
 	free(c->worker_user);
 	free(c->http_listen);
+	free(c->log_format);
+	free(c->log_file);
 	free(c->state_dir);
 	free(c->admin_token_file);
 	free(c->cgroup_name);

@@ -38,6 +38,8 @@ typedef struct daemon_config {
 	int64_t repository_poll_ms;      /* 0: reload only when asked */
 	int64_t heartbeat_ms;            /* idle workers' ping; 0: none */
 	char *http_listen;               /* /metrics and health; "": none */
+	char *log_format;                /* "text" or "json" */
+	char *log_file;                  /* NULL: stderr */
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's

@@ -210,6 +210,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(d.cfg.log_level);
+	if (log_configure(strcmp(d.cfg.log_format, "json") == 0, d.cfg.log_file) != 0) {
+		fprintf(stderr, "corrald: log_file %s: %s\n", d.cfg.log_file, strerror(errno));
+		daemon_config_free(&d.cfg);
+		return 1;
+	}
 	d.as_root = geteuid() == 0;
 	cgroups_init(&d.cg, d.cfg.cgroup_name);
 	int rc = 1;
@@ -261,6 +266,8 @@ int main(int argc, char **argv)
 			log_msg(LOG_WARN, "signal %d again: stopping now", sig);
 			break;
 		}
+		if (sig == SIGHUP)
+			log_reopen(); /* the log file was rotated */
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_msg(LOG_INFO, "signal %d: draining (%d requests in progress, up to "
 			    "%lld ms)", sig, front_busy(f), (long long)d.cfg.shutdown_grace_ms);

@@ -336,6 +336,24 @@ static void mirror(front_req *r, nng_msg *reply)
 	shadow_mirror(r->d->shadows, r->model, request, primary);
 }
 
+/* The client's `id` as text for the log (a string or an integer), or
+ * NULL when it sent none. */
+static const char *request_id(const front_req *r, char *buf, size_t n)
+{
+	const msgpack_object *id = r->req.id;
+	if (id == NULL)
+		return NULL;
+	if (id->type == MSGPACK_OBJECT_STR)
+		snprintf(buf, n, "%.*s", (int)id->via.str.size, id->via.str.ptr);
+	else if (id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		snprintf(buf, n, "%llu", (unsigned long long)id->via.u64);
+	else if (id->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		snprintf(buf, n, "%lld", (long long)id->via.i64);
+	else
+		return NULL;
+	return buf;
+}
+
 static void worker_finish(front_req *r, int rv)
 {
 	corrald *d = r->d;
@@ -350,8 +368,11 @@ static void worker_finish(front_req *r, int rv)
 	if (retry) {
 		/* On another READY worker (the dead one is not READY any more),
 		 * within the same deadline. */
-		log_msg(LOG_INFO, "model %s version %lld: retrying a request whose worker "
-		    "ended (%s)", r->model_name, (long long)r->version, r->w->cause);
+		char id[64];
+		log_event(LOG_INFO, &(log_ctx){.model = r->model_name, .version = r->version,
+		    .pid = r->w->spawned_pid, .request_id = request_id(r, id, sizeof id)},
+		    "model %s version %lld: retrying a request whose worker ended (%s)",
+		    r->model_name, (long long)r->version, r->w->cause);
 		worker_unref(d, r->w);
 		r->w = NULL;
 		r->retries++;

@@ -47,7 +47,8 @@ struct lifecycle {
 
 static void note(changes *out, const model *m, int64_t v, const char *what)
 {
-	log_msg(LOG_INFO, "model %s version %lld: %s", m->name, (long long)v, what);
+	log_event(LOG_INFO, &(log_ctx){.model = m->name, .version = v}, "model %s version %lld: %s",
+	    m->name, (long long)v, what);
 	if (out->n == MAX_CHANGES)
 		out->dropped++;
 	else
@@ -555,7 +556,8 @@ static void drain_tick(corrald *d)
 			if (mv->unloading && !mv->draining && may_drain(m, mv)) {
 				mv->draining = true;
 				mv->drain_since_ms = now;
-				log_msg(LOG_INFO, "model %s version %lld: draining", m->name,
+				log_event(LOG_INFO, &(log_ctx){.model = m->name, .version = mv->version},
+				    "model %s version %lld: draining", m->name,
 				    (long long)mv->version);
 			}
 			if (mv->draining && !mv->stopped &&
@@ -568,7 +570,8 @@ static void drain_tick(corrald *d)
 			    signal_workers(mv, now - mv->drain_since_ms > STOP_GRACE_MS ? SIGKILL : 0))
 				continue;
 			if (mv->draining && mv->stopped) {
-				log_msg(LOG_INFO, "model %s version %lld: unloaded", m->name,
+				log_event(LOG_INFO, &(log_ctx){.model = m->name, .version = mv->version},
+				    "model %s version %lld: unloaded", m->name,
 				    (long long)mv->version);
 				if (m->previous_default == mv->version)
 					m->previous_default = 0; /* nothing to roll back to */

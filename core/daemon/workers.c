@@ -225,7 +225,8 @@ static void probe_done(void *arg)
 		}
 		__atomic_store_n(&w->last_answer_ms, now, __ATOMIC_RELAXED);
 		meta = layers = NULL;
-		log_msg(LOG_INFO, "model %s version %lld ready (worker pid %d, instance %d)",
+		log_event(LOG_INFO, &(log_ctx){.model = mv->model->name, .version = mv->version,
+		    .pid = w->pid}, "model %s version %lld ready (worker pid %d, instance %d)",
 		    mv->model->name, (long long)mv->version, (int)w->pid, in->index);
 	} else if (beat && meta != NULL) {
 		__atomic_store_n(&w->last_answer_ms, now, __ATOMIC_RELAXED);
@@ -234,7 +235,9 @@ static void probe_done(void *arg)
 		int64_t last = __atomic_load_n(&w->last_answer_ms, __ATOMIC_RELAXED);
 		if (in->w == w && w->pid > 0 && last <= w->beat_sent_ms && !w->timed_out) {
 			w->hung = true;
-			log_msg(LOG_ERROR, "model %s version %lld: worker pid %d missed its "
+			log_event(LOG_ERROR, &(log_ctx){.model = mv->model->name,
+			    .version = mv->version, .pid = w->pid},
+			    "model %s version %lld: worker pid %d missed its "
 			    "heartbeat (%s); killing it", mv->model->name,
 			    (long long)mv->version, (int)w->pid, nng_strerror(rv));
 			kill(w->pid, SIGKILL);
@@ -242,7 +245,8 @@ static void probe_done(void *arg)
 	} else if (in->w == w && w->pid > 0 && meta == NULL) {
 		snprintf(w->cause, sizeof w->cause, "did not become ready: %s",
 		    rv ? nng_strerror(rv) : "bad describe reply");
-		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d %s; killing it",
+		log_event(LOG_ERROR, &(log_ctx){.model = mv->model->name, .version = mv->version,
+		    .pid = w->pid}, "model %s version %lld: worker pid %d %s; killing it",
 		    mv->model->name, (long long)mv->version, (int)w->pid, w->cause);
 		kill(w->pid, SIGKILL);
 	}
@@ -546,6 +550,9 @@ static pid_t spawn_process(char *const argv[], char *const envp[],
 typedef struct relay {
 	int fd;
 	char label[160];
+	char model[128];
+	int64_t version;
+	pid_t pid;
 } relay;
 
 static void *relay_stderr(void *arg)
@@ -561,7 +568,8 @@ static void *relay_stderr(void *arg)
 				*c = ' ';
 		/* warn: shown at the default level and at warn, since violation
 		 * reports and load errors come this way */
-		log_msg(LOG_WARN, "%s: %s", r->label, line);
+		log_event(LOG_WARN, &(log_ctx){.model = r->model, .version = r->version,
+		    .pid = r->pid}, "%s: %s", r->label, line);
 	}
 	if (f != NULL)
 		fclose(f);
@@ -583,6 +591,9 @@ static void start_relay(int fd, const model_version *mv, pid_t pid)
 	r->fd = fd;
 	snprintf(r->label, sizeof r->label, "worker %d (%s/%lld)", (int)pid,
 	    mv->model->name, (long long)mv->version);
+	snprintf(r->model, sizeof r->model, "%s", mv->model->name);
+	r->version = mv->version;
+	r->pid = pid;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, relay_stderr, r) != 0) {
@@ -639,7 +650,8 @@ static void fail_version(model_version *mv, const char *why)
 		snprintf(last, sizeof last, "%s", mv->last_cause);
 		snprintf(mv->last_cause, sizeof mv->last_cause, "%s (last exit: %.300s)", why, last);
 	}
-	log_msg(LOG_ERROR, "model %s version %lld: FAILED: %s; not restarting",
+	log_event(LOG_ERROR, &(log_ctx){.model = mv->model->name, .version = mv->version},
+	    "model %s version %lld: FAILED: %s; not restarting",
 	    mv->model->name, (long long)mv->version, why);
 	for (size_t k = 0; k < mv->n_inst; k++) {
 		instance *in = &mv->inst[k];
@@ -680,7 +692,8 @@ static void schedule_restart(model_version *mv, instance *in, int64_t now)
 	in->ready_at_ms = 0;
 	in->restarts++;
 	in->state = VERSION_CRASHED;
-	log_msg(LOG_WARN, "model %s version %lld instance %d: restart %llu in %lld ms",
+	log_event(LOG_WARN, &(log_ctx){.model = mv->model->name, .version = mv->version},
+	    "model %s version %lld instance %d: restart %llu in %lld ms",
 	    mv->model->name, (long long)mv->version, in->index,
 	    (unsigned long long)in->restarts, (long long)delay);
 }
@@ -690,7 +703,8 @@ static void schedule_restart(model_version *mv, instance *in, int64_t now)
 static void spawn_failed(corrald *d, instance *in, model_version *mv, worker *w,
     const char *why)
 {
-	log_msg(LOG_ERROR, "model %s version %lld: cannot start a worker: %s",
+	log_event(LOG_ERROR, &(log_ctx){.model = mv->model->name, .version = mv->version},
+	    "model %s version %lld: cannot start a worker: %s",
 	    mv->model->name, (long long)mv->version, why);
 	if (w != NULL)
 		worker_discard(w);
@@ -817,7 +831,8 @@ void worker_spawn(corrald *d, model_version *mv, instance *in)
 	in->state = VERSION_STARTING;
 	mv->starts++;
 	pthread_mutex_unlock(&d->lock);
-	log_msg(LOG_INFO, "model %s version %lld: started worker pid %d (instance %d, %s)",
+	log_event(LOG_INFO, &(log_ctx){.model = m->name, .version = mv->version, .pid = pid},
+	    "model %s version %lld: started worker pid %d (instance %d, %s)",
 	    m->name, (long long)mv->version, (int)pid, in->index, m->plugin_path);
 	if ((rv = probe_start(w, d->cfg.worker_start_timeout_ms)) != 0) {
 		log_msg(LOG_ERROR, "worker probe: %s", nng_strerror(rv));
@@ -838,7 +853,9 @@ void worker_kill_hung(corrald *d, worker *w, int64_t timeout_ms)
 	pthread_mutex_lock(&d->lock);
 	if (w->pid > 0 && !w->timed_out) {
 		w->timed_out = true;
-		log_msg(LOG_ERROR, "model %s version %lld: worker pid %d did not answer "
+		log_event(LOG_ERROR, &(log_ctx){.model = w->mv->model->name,
+		    .version = w->mv->version, .pid = w->pid},
+		    "model %s version %lld: worker pid %d did not answer "
 		    "within %lld ms; killing it", w->mv->model->name,
 		    (long long)w->mv->version, (int)w->pid, (long long)timeout_ms);
 		kill(w->pid, SIGKILL);
@@ -925,7 +942,8 @@ void workers_reap(corrald *d)
 				     (worker_exit_is_permanent(WEXITSTATUS(status)) ||
 					 WEXITSTATUS(status) == WORKER_EXIT_EXEC)) ||
 		    (kind == EXIT_VIOLATION && starting);
-		log_msg(mv->stopped ? LOG_INFO : LOG_ERROR,
+		log_event(mv->stopped ? LOG_INFO : LOG_ERROR,
+		    &(log_ctx){.model = mv->model->name, .version = mv->version, .pid = pid},
 		    "model %s version %lld: worker pid %d (instance %d) ended (%s: %s)",
 		    mv->model->name, (long long)mv->version, (int)pid, in->index,
 		    exit_cause_name(kind), w->cause);
