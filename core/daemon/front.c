@@ -73,6 +73,8 @@ typedef struct front_req {
 	int64_t timeout_ms;
 	int64_t deadline_ms;   /* now_ms() by which the worker must answer */
 	int64_t received_us;   /* when the request arrived (metrics.h) */
+	int64_t sent_us;       /* when it was last sent to a worker */
+	int64_t answered_us;   /* when that worker's reply came; 0: none */
 	corral_status status;  /* what the reply says, for the metrics */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -122,8 +124,12 @@ static int64_t now_us(void)
  * and let that version go. */
 static void count_request(front_req *r)
 {
-	if (r->mv != NULL)
-		metrics_observe(&r->mv->metrics, r->status, now_us() - r->received_us);
+	if (r->mv != NULL) {
+		bool answered = r->answered_us != 0;
+		metrics_observe(&r->mv->metrics, r->status, now_us() - r->received_us,
+		    answered ? r->sent_us - r->received_us : -1,
+		    answered ? r->answered_us - r->sent_us : -1);
+	}
 	else if (r->status != CORRAL_OK)
 		metrics_observe_unrouted(r->status);
 	release_version(r);
@@ -380,7 +386,8 @@ static void worker_finish(front_req *r, int rv)
 		return;
 	}
 	if (rv == 0) {
-		__atomic_store_n(&r->w->last_answer_ms, now_ms(), __ATOMIC_RELAXED);
+		r->answered_us = now_us();
+		__atomic_store_n(&r->w->last_answer_ms, r->answered_us / 1000, __ATOMIC_RELAXED);
 		if (shadow)
 			mirror(r, nng_aio_get_msg(r->waio));
 		reply_from_worker(r, nng_aio_get_msg(r->waio));
@@ -622,6 +629,7 @@ static void dispatch_locked(front_req *r)
 	}
 	int64_t left = r->deadline_ms - now_ms();
 	r->wsent = false;
+	r->sent_us = now_us();
 	nng_aio_set_msg(r->waio, wm);
 	nng_aio_set_timeout(r->waio, (nng_duration)(left > 0 ? left : 1));
 	nng_ctx_send(r->wctx, r->waio);
@@ -696,6 +704,7 @@ static void front_done(void *arg)
 	} else if (rv == 0) {
 		r->msg = nng_aio_get_msg(r->aio);
 		r->received_us = now_us();
+		r->answered_us = 0;
 		r->status = CORRAL_OK;
 		__atomic_add_fetch(&r->f->busy, 1, __ATOMIC_RELAXED);
 		if (__atomic_load_n(&r->f->draining, __ATOMIC_RELAXED))
@@ -790,6 +799,11 @@ void front_release_socket(front *f, nng_socket s)
 		}
 	}
 	pthread_mutex_unlock(&f->d->lock);
+}
+
+bool front_draining(front *f)
+{
+	return __atomic_load_n(&f->draining, __ATOMIC_RELAXED);
 }
 
 int front_busy(front *f)

@@ -34,6 +34,9 @@ void front_abort_ended(front *f);
  * Supervisor thread; takes the lock. */
 void front_release_socket(front *f, nng_socket s);
 
+/* Has front_drain been called (the daemon is shutting down)? Any thread. */
+bool front_draining(front *f);
+
 /* Requests received and not yet answered. Any thread. */
 int front_busy(front *f);
 

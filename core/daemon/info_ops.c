@@ -1,6 +1,7 @@
 /* info_ops.c - metadata, models and health replies (docs/protocol.md). */
 #include <stdio.h>
 
+#include "front.h"
 #include "info_ops.h"
 #include "routing.h"
 
@@ -87,7 +88,8 @@ bool daemon_ready(corrald *d, wire_str name, bool *found)
 	/* Ready: every served version (of model `name` only, when named) has a
 	 * READY worker; versions being unloaded do not count (lifecycle.h),
 	 * and a named model without a version is not ready. */
-	bool ready = true;
+	/* a daemon that is shutting down takes no new work: not ready */
+	bool ready = d->front == NULL || !front_draining(d->front);
 	*found = name.len == 0;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_models; i++) {

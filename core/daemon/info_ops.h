@@ -17,7 +17,8 @@ corral_status op_health(corrald *d, const wire_request *req,
     msgpack_packer *pk, char *err, size_t errlen);
 
 /* Is every served version (of model `name` only, when name.len > 0)
- * READY? Versions being unloaded do not count. *found: the model exists
+ * READY, and the daemon not shutting down? Versions being unloaded do not
+ * count. *found: the model exists
  * (always true without a name). Any thread; takes the lock. */
 bool daemon_ready(corrald *d, wire_str name, bool *found);
 /* "ready_at" and "provenance" (provenance.h, or nil), two key/value pairs

@@ -3,6 +3,7 @@
  * The text format is written by hand: it is a few lines of plain text
  * per series (Prometheus's "exposition formats" page), and no Debian
  * package offers a C client library for it. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -29,15 +30,25 @@ static uint64_t get(const uint64_t *counter)
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
 }
 
-void metrics_observe(version_metrics *m, corral_status st, int64_t elapsed_us)
+static void observe(histogram *h, int64_t us)
 {
-	add(&m->requests[st <= METRICS_MAX_CODE ? st : CORRAL_E_INTERNAL], 1);
-	double s = (double)elapsed_us / 1e6;
+	double s = (double)us / 1e6;
 	size_t b = 0;
 	while (b < METRICS_BUCKETS && s > metrics_bucket_bounds[b])
 		b++;
-	add(&m->duration_buckets[b], 1);
-	add(&m->duration_sum_us, elapsed_us > 0 ? (uint64_t)elapsed_us : 0);
+	add(&h->buckets[b], 1);
+	add(&h->sum_us, us > 0 ? (uint64_t)us : 0);
+}
+
+void metrics_observe(version_metrics *m, corral_status st, int64_t elapsed_us,
+    int64_t queue_us, int64_t infer_us)
+{
+	add(&m->requests[st <= METRICS_MAX_CODE ? st : CORRAL_E_INTERNAL], 1);
+	observe(&m->duration, elapsed_us);
+	if (queue_us >= 0 && infer_us >= 0) {
+		observe(&m->queue, queue_us);
+		observe(&m->infer, infer_us);
+	}
 }
 
 void metrics_observe_unrouted(corral_status st)
@@ -78,15 +89,44 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 		for (size_t j_ = 0; j_ < (d)->models[i_]->n_versions; j_++)  \
 			for (model_version *mv = (d)->models[i_]->versions[j_]; mv; mv = NULL)
 
+/* One histogram of every version: the one at `offset` in its metrics. */
+static void render_histogram(FILE *f, corrald *d, const char *name, const char *help,
+    size_t offset)
+{
+	char bucket[96], sum[96], count[96];
+	snprintf(bucket, sizeof bucket, "%s_bucket", name);
+	snprintf(sum, sizeof sum, "%s_sum", name);
+	snprintf(count, sizeof count, "%s_count", name);
+	header(f, name, "histogram", help);
+	FOR_EACH_VERSION(d, mv)
+	{
+		const histogram *h = (const histogram *)((const char *)&mv->metrics + offset);
+		uint64_t cumulative = 0;
+		for (int b = 0; b <= METRICS_BUCKETS; b++) {
+			cumulative += get(&h->buckets[b]);
+			series(f, bucket, mv);
+			if (b < METRICS_BUCKETS)
+				fprintf(f, ",le=\"%g\"} %llu\n", metrics_bucket_bounds[b],
+				    (unsigned long long)cumulative);
+			else
+				fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+		}
+		series(f, sum, mv);
+		fprintf(f, "} %.6f\n", (double)get(&h->sum_us) / 1e6);
+		series(f, count, mv);
+		fprintf(f, "} %llu\n", (unsigned long long)cumulative);
+	}
+}
+
 static void render_requests(FILE *f, corrald *d)
 {
 	header(f, "corral_requests_total", "counter",
 	    "Requests that reached a model version, by the status they were answered with.");
 	FOR_EACH_VERSION(d, mv)
 	for (int c = 0; c <= METRICS_MAX_CODE; c++) {
+		/* every code, zeros too: a series that appears only at its
+		 * first count would hide that count from rate() and increase() */
 		uint64_t n = get(&mv->metrics.requests[c]);
-		if (n == 0 && c != CORRAL_OK)
-			continue;
 		series(f, "corral_requests_total", mv);
 		fprintf(f, ",code=\"%s\"} %llu\n", corral_status_name((corral_status)c),
 		    (unsigned long long)n);
@@ -94,32 +134,20 @@ static void render_requests(FILE *f, corrald *d)
 	header(f, "corral_requests_unrouted_total", "counter",
 	    "Requests answered before reaching a model version (malformed, unknown model "
 	    "or version, refused control op...), by status.");
-	for (int c = 0; c <= METRICS_MAX_CODE; c++) {
-		uint64_t n = get(&unrouted[c]);
-		if (n > 0)
-			fprintf(f, "corral_requests_unrouted_total{code=\"%s\"} %llu\n",
-			    corral_status_name((corral_status)c), (unsigned long long)n);
-	}
-	header(f, "corral_request_duration_seconds", "histogram",
+	for (int c = CORRAL_E_MALFORMED; c <= METRICS_MAX_CODE; c++)
+		fprintf(f, "corral_requests_unrouted_total{code=\"%s\"} %llu\n",
+		    corral_status_name((corral_status)c), (unsigned long long)get(&unrouted[c]));
+	render_histogram(f, d, "corral_request_duration_seconds",
 	    "Time from a request's arrival to its answer, for requests that reached a "
-	    "model version.");
-	FOR_EACH_VERSION(d, mv)
-	{
-		uint64_t cumulative = 0;
-		for (int b = 0; b <= METRICS_BUCKETS; b++) {
-			cumulative += get(&mv->metrics.duration_buckets[b]);
-			series(f, "corral_request_duration_seconds_bucket", mv);
-			if (b < METRICS_BUCKETS)
-				fprintf(f, ",le=\"%g\"} %llu\n", metrics_bucket_bounds[b],
-				    (unsigned long long)cumulative);
-			else
-				fprintf(f, ",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
-		}
-		series(f, "corral_request_duration_seconds_sum", mv);
-		fprintf(f, "} %.6f\n", (double)get(&mv->metrics.duration_sum_us) / 1e6);
-		series(f, "corral_request_duration_seconds_count", mv);
-		fprintf(f, "} %llu\n", (unsigned long long)cumulative);
-	}
+	    "model version.", offsetof(version_metrics, duration));
+	render_histogram(f, d, "corral_request_queue_seconds",
+	    "Time from a request's arrival until it was sent to a worker (waiting for a "
+	    "READY worker, retries included), for requests a worker answered.",
+	    offsetof(version_metrics, queue));
+	render_histogram(f, d, "corral_request_infer_seconds",
+	    "Time from sending a request to a worker to its reply (the worker's decoding, "
+	    "the model's infer, the transport), for requests a worker answered.",
+	    offsetof(version_metrics, infer));
 }
 
 static void render_workers(FILE *f, corrald *d)
@@ -158,7 +186,9 @@ static void render_workers(FILE *f, corrald *d)
 		    (unsigned long long)mv->exits[c]);
 	}
 	header(f, "corral_sandbox_violations_total", "counter",
-	    "Workers ended by the sandbox, by the syscall they tried.");
+	    "Workers ended by the sandbox, by the syscall they tried (a series appears at "
+	    "its first violation; corral_worker_exits_total{cause=\"sandbox_violation\"} "
+	    "counts them all from 0).");
 	FOR_EACH_VERSION(d, mv)
 	for (size_t k = 0; k < mv->n_violations; k++) {
 		series(f, "corral_sandbox_violations_total", mv);
@@ -188,7 +218,7 @@ static void render_workers(FILE *f, corrald *d)
 		if (bytes < 0)
 			continue;
 		series(f, "corral_worker_resident_memory_bytes", mv);
-		fprintf(f, ",instance=\"%zu\"} %lld\n", k, (long long)bytes);
+		fprintf(f, ",slot=\"%zu\"} %lld\n", k, (long long)bytes);
 	}
 }
 

@@ -20,16 +20,27 @@
 #define METRICS_BUCKETS 16
 extern const double metrics_bucket_bounds[METRICS_BUCKETS];
 
+/* A latency histogram: counts per bucket (the last: above every bound)
+ * and the sum of the observations. */
+typedef struct histogram {
+	uint64_t buckets[METRICS_BUCKETS + 1];
+	uint64_t sum_us;
+} histogram;
+
 /* One version's counters; every field is updated with atomics. */
 typedef struct version_metrics {
 	uint64_t requests[METRICS_MAX_CODE + 1]; /* by status code */
-	uint64_t duration_buckets[METRICS_BUCKETS + 1]; /* last: above all */
-	uint64_t duration_sum_us;
+	histogram duration; /* arrival to answer */
+	histogram queue;    /* arrival to the send to a worker */
+	histogram infer;    /* send to the worker to its reply */
 } version_metrics;
 
 /* A request that reached version metrics m ended with st after
- * elapsed_us microseconds (received to answered). Any thread. */
-void metrics_observe(version_metrics *m, corral_status st, int64_t elapsed_us);
+ * elapsed_us microseconds (received to answered); queue_us and infer_us
+ * are its two parts when it was answered by a worker (else -1). Any
+ * thread. */
+void metrics_observe(version_metrics *m, corral_status st, int64_t elapsed_us,
+    int64_t queue_us, int64_t infer_us);
 
 /* The same for a request that reached no version (malformed, unknown
  * model or version, refused op...): counted by code only. */

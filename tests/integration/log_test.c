@@ -4,6 +4,8 @@
  * a worker's events carry its model, version and pid; a request retried
  * after its worker was killed under it carries the client's request id;
  * and SIGHUP opens the log file again after it was moved away (rotation).
+ * It also checks that /readyz turns 503 as soon as a SIGTERM starts the
+ * drain, while a request in flight still finishes.
  *
  *   log_test CORRALD MISBEHAVE_SO
  */
@@ -150,6 +152,19 @@ int main(int argc, char **argv)
 		sleep_ms(20);
 	read_log(log_path, 0, &f);
 	CHECK_MSG(f.reopened && f.bad == 0, "after SIGHUP the log goes to a new file");
+
+	/* readiness during shutdown: 200, then 503 once the drain starts */
+	CHECK(harness_wait_state(c, "slow", 1, "READY", 10000));
+	CHECK_INT(harness_http_get(h.http_port, "/readyz", NULL), 200);
+	REQUIRE(pthread_create(&t, NULL, slow_request, &st) == 0);
+	for (int i = 0; i < 100 && busy_worker(c) == 0; i++)
+		sleep_ms(20);
+	REQUIRE(kill(h.pid, SIGTERM) == 0);
+	sleep_ms(100);
+	CHECK_INT(harness_http_get(h.http_port, "/readyz", NULL), 503);
+	CHECK_INT(harness_http_get(h.http_port, "/healthz", NULL), 200);
+	pthread_join(t, NULL);
+	CHECK_INT(st, CORRAL_OK);
 
 	corral_client_close(c);
 	if (test_failed_) {

@@ -290,6 +290,16 @@ int main(int argc, char **argv)
 	CHECK_NEAR(sample(text, "corral_requests_unrouted_total{code=\"MODEL_NOT_FOUND\"}"), 3, 0);
 	CHECK_NEAR(sample(text, "corral_request_duration_seconds_count{model=\"iris\",version=\"1\"}"),
 	    OK_REQUESTS + 5, 0);
+	/* the worker answered all of those: their queue and infer parts add
+	 * up to no more than the whole */
+	CHECK_NEAR(sample(text, "corral_request_infer_seconds_count{model=\"iris\",version=\"1\"}"),
+	    OK_REQUESTS + 5, 0);
+	CHECK_NEAR(sample(text, "corral_request_queue_seconds_count{model=\"iris\",version=\"1\"}"),
+	    OK_REQUESTS + 5, 0);
+	double whole = sample(text, "corral_request_duration_seconds_sum{model=\"iris\",version=\"1\"}");
+	double parts = sample(text, "corral_request_infer_seconds_sum{model=\"iris\",version=\"1\"}") +
+	    sample(text, "corral_request_queue_seconds_sum{model=\"iris\",version=\"1\"}");
+	CHECK_MSG(parts > 0 && parts <= whole + 1e-6, "queue %g + infer <= whole %g", parts, whole);
 	CHECK_NEAR(sample(text, "corral_model_ready{model=\"broken\",version=\"1\"}"), 0, 0);
 	CHECK_NEAR(sample(text, "corral_workers{model=\"iris\",version=\"1\",state=\"READY\"}"), 1, 0);
 	CHECK_NEAR(sample(text,
