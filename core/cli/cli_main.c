@@ -17,6 +17,7 @@ static const struct {
 	{"models", cli_models},
 	{"health", cli_health},
 	{"status", cli_status},
+	{"batch", cli_batch},
 	{"promote", cli_control},
 	{"load", cli_control},
 	{"unload", cli_control},
@@ -40,6 +41,7 @@ static void main_usage(FILE *f)
 	    "  models                list the served model versions\n"
 	    "  health                show whether the daemon is live and ready\n"
 	    "  status [MODEL]        show workers, exits by cause, limits, sandbox\n"
+	    "  batch MODEL FILE -o OUT   score a CSV or JSON-lines file of any size\n"
 	    "  promote MODEL VERSION make VERSION the default (admin token)\n"
 	    "  rollback MODEL        back to the previous default (admin token)\n"
 	    "  set-traffic MODEL V=W...  split traffic by weight (admin token)\n"

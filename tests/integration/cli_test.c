@@ -37,6 +37,75 @@ static int run_cli(const char *args, const char *input, char *out, size_t n)
 
 #define HAS(out, s) CHECK_MSG(strstr((out), (s)) != NULL, "'%s' in output:\n%s", (s), (out))
 
+/* Lines in a file (0 if it cannot be read). */
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, ch;
+	while (f && (ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* corral batch: 500 rows and two bad ones in CSV (with a header), scored in
+ * batches of 64; the bad rows are reported by line and left out; a row's
+ * scores are those `corral infer` gives; the same rows as JSON lines. */
+static void test_batch(void)
+{
+	char in[256], jin[256], outp[256], jout[256], args[1200], out[16384];
+	snprintf(in, sizeof in, "%s/rows.csv", h.dir);
+	snprintf(jin, sizeof jin, "%s/rows.jsonl", h.dir);
+	snprintf(outp, sizeof outp, "%s/scores.csv", h.dir);
+	snprintf(jout, sizeof jout, "%s/scores.jsonl", h.dir);
+	FILE *c = fopen(in, "w"), *j = fopen(jin, "w");
+	REQUIRE(c != NULL && j != NULL);
+	fputs("sepal_length,sepal_width,petal_length,petal_width\n", c);
+	for (int i = 0; i < 500; i++) {
+		double v[4] = {4 + (i % 40) * 0.1, 2 + (i % 20) * 0.1, 1 + (i % 60) * 0.1,
+		    0.1 + (i % 25) * 0.1};
+		fprintf(c, "%.1f,%.1f,%.1f,%.1f\n", v[0], v[1], v[2], v[3]);
+		fprintf(j, "[%.1f, %.1f, %.1f, %.1f]\n", v[0], v[1], v[2], v[3]);
+		if (i == 100)
+			fputs("1,2,3\n", c); /* line 103 */
+		if (i == 200)
+			fputs("1,x,3,4\n", c); /* line 204 */
+	}
+	fclose(c);
+	fclose(j);
+
+	snprintf(args, sizeof args, "batch iris '%s' -o '%s' --batch-size 64", in, outp);
+	CHECK_INT(run_cli(args, NULL, out, sizeof out), 1);
+	HAS(out, "500 rows scored");
+	HAS(out, "2 left out");
+	HAS(out, "line 103: 3 values, the model takes 4");
+	HAS(out, "line 204: not a row of numbers");
+	HAS(out, "corral batch: 502 rows"); /* a progress line (not a terminal) */
+	CHECK_INT(count_lines(outp), 501);
+
+	/* the first row's scores, as corral infer gives them */
+	char first[512] = "";
+	FILE *f = fopen(outp, "r");
+	REQUIRE(f != NULL && fgets(first, sizeof first, f) && fgets(first, sizeof first, f));
+	fclose(f);
+	CHECK_INT(run_cli("infer iris", "[4.0, 2.0, 1.0, 0.1]", out, sizeof out), 0);
+	char *comma = strchr(first, ',');
+	char p0[64] = "";
+	sscanf(comma ? comma + 1 : "", "%63[^,]", p0);
+	CHECK_MSG(strncmp(first, "2,", 2) == 0 && p0[0] && strstr(out, p0) != NULL,
+	    "row 2's first probability %s is infer's:\n%s", p0, out);
+
+	snprintf(args, sizeof args, "batch iris '%s' -o '%s'", jin, jout);
+	CHECK_INT(run_cli(args, NULL, out, sizeof out), 0);
+	HAS(out, "500 rows scored");
+	CHECK_INT(count_lines(jout), 500);
+	snprintf(args, sizeof args, "batch nope '%s' -o '%s'", jin, jout);
+	CHECK_INT(run_cli(args, NULL, out, sizeof out), 1);
+	HAS(out, "MODEL_NOT_FOUND");
+	CHECK_INT(run_cli("batch iris", NULL, out, sizeof out), 2);
+}
+
 int main(int argc, char **argv)
 {
 	REQUIRE(argc == 4);
@@ -97,9 +166,11 @@ int main(int argc, char **argv)
 	CHECK_INT(run_cli("infer iris", "", out, sizeof out), 2);
 	CHECK_INT(run_cli("frobnicate", NULL, out, sizeof out), 2);
 
+	test_batch();
+
 	/* --help for the tool and each command. */
 	const char *helps[] = {"--help", "infer --help", "metadata --help", "models --help",
-	    "health --help"};
+	    "health --help", "batch --help"};
 	for (size_t i = 0; i < sizeof helps / sizeof *helps; i++) {
 		CHECK_INT(run_cli(helps[i], NULL, out, sizeof out), 0);
 		HAS(out, "Usage: corral");
