@@ -844,15 +844,49 @@ static void print_row(const char *plugin, int64_t rows, const char *path, int co
 	printf("\n");
 }
 
+/* `corral batch` over a CSV of BATCH_BENCH_ROWS rows for the linear
+ * model, timed, next to real-time serving's rows per second (64-row
+ * requests from 16 clients, the best the real-time path does here). */
+#define BATCH_BENCH_ROWS 200000
+static void bench_batch(harness *h, const char *cli, const bench_model *lin)
+{
+	char in[300], out[300], cmd[1400];
+	snprintf(in, sizeof in, "%s/batch-in.csv", h->dir);
+	snprintf(out, sizeof out, "%s/batch-out.csv", h->dir);
+	FILE *f = fopen(in, "w");
+	if (f == NULL)
+		return;
+	int64_t cols = lin->req[0].in[0].ndim ? lin->req[0].in[0].shape[lin->req[0].in[0].ndim - 1] : 4;
+	for (int r = 0; r < BATCH_BENCH_ROWS; r++)
+		for (int64_t c = 0; c < cols; c++)
+			fprintf(f, "%.2f%c", 0.5 + (double)((r * 7 + c * 3) % 80) / 10,
+			    c + 1 == cols ? '\n' : ',');
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "'%s' --url '%s' batch %s '%s' -o '%s' 2>/dev/null", cli,
+	    h->ipc_url, lin->name, in, out);
+	double t0 = now_us();
+	int rc = system(cmd);
+	double secs = (now_us() - t0) / 1e6;
+	printf("\ncorral batch (linear, %d rows of %lld values, batches of 256): %.2f s, "
+	       "%.0f rows/s%s\n", BATCH_BENCH_ROWS, (long long)cols, secs,
+	    BATCH_BENCH_ROWS / secs, rc == 0 ? "" : " (FAILED)");
+	const stats *rt = &lin->corral[1][1];
+	if (rt->valid)
+		printf("  real-time, 64-row requests from 16 clients: %.0f rows/s; batch x%.2f\n",
+		    rt->rps * 64, BATCH_BENCH_ROWS / secs / (rt->rps * 64));
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 	    "usage: corral-bench [--requests N] [--seconds S] [--onnx-model DIR]\n"
-	    "                    CORRALD PLUGIN_DIR MODEL_REPO\n"
+	    "                    [--cli CORRAL] CORRALD PLUGIN_DIR MODEL_REPO\n"
 	    "  N: requests per corrald run (default 20000; in-process runs make 5 N\n"
 	    "     calls); S: most seconds per run (default 5); DIR: an ONNX model\n"
 	    "     folder (config.yaml and versions) or version folder (model.onnx)\n"
-	    "     to use instead of the repository's first `plugin: onnx` model\n");
+	    "     to use instead of the repository's first `plugin: onnx` model;\n"
+	    "  CORRAL: the corral command, to time `corral batch` on the linear\n"
+	    "     model next to real-time serving\n");
 	exit(2);
 }
 
@@ -865,7 +899,7 @@ int main(int argc, char **argv)
 
 	size_t total = 20000;
 	double max_us = 5e6;
-	const char *onnx_dir = NULL;
+	const char *onnx_dir = NULL, *cli = NULL;
 	int argi = 1;
 	while (argi < argc && strncmp(argv[argi], "--", 2) == 0) {
 		const char *opt = argv[argi];
@@ -882,6 +916,8 @@ int main(int argc, char **argv)
 				usage();
 		} else if (strcmp(opt, "--onnx-model") == 0) {
 			onnx_dir = argv[argi + 1];
+		} else if (strcmp(opt, "--cli") == 0) {
+			cli = argv[argi + 1];
 		} else {
 			usage();
 		}
@@ -1002,6 +1038,8 @@ int main(int argc, char **argv)
 	}
 
 	const bench_model *lin = &models[0];
+	if (cli != NULL && lin->served)
+		bench_batch(&h, cli, lin);
 	if (lin->served && relay_st[0].valid && lin->corral[0][0].valid) {
 		printf("\ncorral / nng relay baseline (linear, 1 row):\n");
 		for (int k = 0; k < 2; k++)
