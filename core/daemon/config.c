@@ -343,7 +343,7 @@ int model_config_load(model_config *c, const char *path, char *err,
 		return -1;
 	static const char *const keys[] = {"plugin", "version_policy",
 	    "request_timeout_ms", "parameters", "user", "read_only_paths", "limits",
-	    "instances", "max_queue", "retryable", "restart", NULL};
+	    "instances", "max_queue", "retryable", "restart", "non_finite", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 	ydoc_str(&d, root, "plugin", &c->plugin);
@@ -358,6 +358,13 @@ int model_config_load(model_config *c, const char *path, char *err,
 	ydoc_i64(&d, root, "instances", 1, CONFIG_MAX_INSTANCES, &c->instances);
 	ydoc_i64(&d, root, "max_queue", 0, 1000000, &c->max_queue);
 	ydoc_bool(&d, root, "retryable", &c->retryable);
+	char *non_finite = NULL;
+	ydoc_str(&d, root, "non_finite", &non_finite);
+	if (non_finite != NULL && strcmp(non_finite, "reject") != 0 &&
+	    strcmp(non_finite, "pass") != 0)
+		ydoc_fail(&d, ydoc_get(&d, root, "non_finite"), "non_finite is reject or pass");
+	c->reject_non_finite = non_finite != NULL && strcmp(non_finite, "reject") == 0;
+	free(non_finite);
 	model_restart(&d, root, &c->restart);
 	bool failed = d.failed;
 	ydoc_free(&d);

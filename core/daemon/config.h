@@ -99,7 +99,9 @@ typedef struct model_config {
 	worker_limits limits;
 	int64_t instances;          /* workers per version */
 	int64_t max_queue;          /* requests waiting per version */
-	bool retryable;             /* retry once after a worker crash */
+	bool retryable;             /* retry (up to twice) after a worker crash */
+	bool reject_non_finite;     /* non_finite: reject - NaN or infinite
+				       input values answer NON_FINITE_INPUT */
 	restart_policy restart;
 } model_config;
 

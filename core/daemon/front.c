@@ -8,8 +8,10 @@
  * for the reply. Per-context buffers are reused, so the steady state does
  * not allocate beyond nng's own messages.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <nng/nng.h>
@@ -174,6 +176,38 @@ static void front_send_error(front_req *r, corral_status st, const char *msg)
 
 /* ----------------------------------------------------------- forwarding --- */
 
+/* NON_FINITE_INPUT when a floating-point input holds NaN or an infinity
+ * (the model's config says non_finite: reject), naming where. */
+static corral_status check_finite(const wire_tensor *t, char *err, size_t errlen)
+{
+	bool fp = t->dtype == CORRAL_DT_FP64 || t->dtype == CORRAL_DT_FP32;
+	size_t n = !fp ? 0 : t->array ? t->array->via.array.size
+	    : t->nbytes / (t->dtype == CORRAL_DT_FP64 ? 8 : 4);
+	size_t cols = t->ndim ? (size_t)t->shape[t->ndim - 1] : 1;
+	for (size_t i = 0; i < n; i++) {
+		double v;
+		if (t->array) { /* data as a msgpack array of numbers */
+			const msgpack_object *o = &t->array->via.array.ptr[i];
+			v = o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32
+			    ? o->via.f64 : 0;
+		} else if (t->dtype == CORRAL_DT_FP64) {
+			memcpy(&v, (const char *)t->raw + 8 * i, 8);
+		} else {
+			float f;
+			memcpy(&f, (const char *)t->raw + 4 * i, 4);
+			v = f;
+		}
+		if (!isfinite(v)) {
+			snprintf(err, errlen, "input '%.*s' has %s at row %zu, column %zu (this "
+			    "model's config rejects NaN and infinite values)", (int)t->name.len,
+			    t->name.ptr, isnan(v) ? "NaN" : "an infinity",
+			    cols ? i / cols + 1 : 1, cols ? i % cols + 1 : 1);
+			return CORRAL_E_NON_FINITE_INPUT;
+		}
+	}
+	return CORRAL_OK;
+}
+
 /* {v, op: "infer", inputs: [canonical tensors], outputs?: [names]} */
 static corral_status build_worker_request(front_req *r)
 {
@@ -192,6 +226,8 @@ static corral_status build_worker_request(front_req *r)
 		wire_tensor t;
 		corral_status st = wire_tensor_decode(&q->inputs->via.array.ptr[i], &t,
 		    r->err, sizeof r->err);
+		if (st == CORRAL_OK && r->model->cfg.reject_non_finite)
+			st = check_finite(&t, r->err, sizeof r->err);
 		if (st != CORRAL_OK)
 			return st;
 		rc = wire_pack_tensor(pk, &t);

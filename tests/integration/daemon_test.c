@@ -76,6 +76,9 @@ static void setup_repo(const char *example_repo)
 	harness_link(&h, "iris/1", target);
 	snprintf(target, sizeof target, "%s/iris/2", example_repo);
 	harness_link(&h, "iris/2", target);
+	/* the same model, refusing NaN and infinite inputs */
+	harness_write(&h, "strict/config.yaml", "plugin: linear\nnon_finite: reject\n");
+	harness_link(&h, "strict/1", target);
 
 	snprintf(yaml, sizeof yaml,
 	    "plugin: %s\nrequest_timeout_ms: 1500\nparameters:\n  threads: 3\n"
@@ -167,6 +170,30 @@ static void test_serving(corral_client *c)
 	CHECK_INT(corral_get_metadata(c, "nope", 0, &m, &err), CORRAL_E_MODEL_NOT_FOUND);
 }
 
+/* NaN or an infinity in an input: a model whose config says non_finite:
+ * reject answers NON_FINITE_INPUT naming where, before any worker sees it;
+ * the default passes it on to the model (whose plugin may refuse it). */
+static void test_non_finite(corral_client *c)
+{
+	double row[8] = {5.1, 3.5, 1.4, 0.2, 6.0, NAN, 1.0, 0.5};
+	int64_t shape[2] = {2, 4};
+	corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, row, sizeof row};
+	corral_result *r = NULL;
+	corral_error err;
+	CHECK_INT(corral_infer(c, "strict", 0, &t, 1, NULL, 0, &r, &err),
+	    CORRAL_E_NON_FINITE_INPUT);
+	CHECK_MSG(strstr(err.message, "NaN at row 2, column 2") != NULL, "where: %s", err.message);
+	row[5] = INFINITY;
+	CHECK_INT(corral_infer(c, "strict", 0, &t, 1, NULL, 0, &r, &err),
+	    CORRAL_E_NON_FINITE_INPUT);
+	/* passed on: the linear plugin's own check refuses it */
+	CHECK_INT(corral_infer(c, "iris", 0, &t, 1, NULL, 0, &r, &err), CORRAL_E_INVALID_ARGUMENT);
+	CHECK_MSG(strstr(err.message, "rejects") == NULL, "the plugin answered: %s", err.message);
+	row[5] = 3.0;
+	CHECK_INT(corral_infer(c, "strict", 0, &t, 1, NULL, 0, &r, &err), CORRAL_OK);
+	corral_result_free(r);
+}
+
 /* Another process that dials the workers' sockets is refused: it receives
  * no request, and every request still reaches its real worker. */
 static void test_rogue_connections(corral_client *c)
@@ -214,7 +241,7 @@ static void test_confined_threads(void)
 {
 	pid_t pids[16];
 	int n = harness_workers(&h, pids, 16);
-	CHECK_MSG(n == 3, "3 serving workers (iris 1, iris 2, misbehave), got %d", n);
+	CHECK_MSG(n == 4, "4 serving workers (iris 1, iris 2, strict, misbehave), got %d", n);
 	int threads = 0, confined = 0;
 	for (int i = 0; i < n; i++) {
 		char path[64];
@@ -448,6 +475,7 @@ int main(int argc, char **argv)
 	test_models_and_health(ipc);
 	test_serving(ipc);
 	test_serving(tcp);
+	test_non_finite(ipc);
 	test_confined_threads();
 	test_rogue_connections(ipc);
 	test_file_access_refused(ipc);

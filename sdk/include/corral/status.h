@@ -35,6 +35,8 @@ typedef enum corral_status {
 	CORRAL_E_FAILED_PRECONDITION = 17, /* the op does not fit the current
 					      state (e.g. unloading a version
 					      the routing names) */
+	CORRAL_E_NON_FINITE_INPUT = 18, /* a NaN or infinite input value, for a
+					   model whose config rejects them */
 	/* Only produced by the client library, never sent on the wire. */
 	CORRAL_E_CONNECT = 100,  /* could not dial the server */
 	CORRAL_E_TRANSPORT = 101, /* send/receive failed or timed out */
