@@ -18,6 +18,7 @@ static const struct {
 	{"health", cli_health},
 	{"status", cli_status},
 	{"batch", cli_batch},
+	{"baseline", cli_baseline},
 	{"promote", cli_control},
 	{"load", cli_control},
 	{"unload", cli_control},
@@ -42,6 +43,7 @@ static void main_usage(FILE *f)
 	    "  health                show whether the daemon is live and ready\n"
 	    "  status [MODEL]        show workers, exits by cause, limits, sandbox\n"
 	    "  batch MODEL FILE -o OUT   score a CSV or JSON-lines file of any size\n"
+	    "  baseline DIR TRAIN.csv    write a version's drift baseline (offline)\n"
 	    "  promote MODEL VERSION make VERSION the default (admin token)\n"
 	    "  rollback MODEL        back to the previous default (admin token)\n"
 	    "  set-traffic MODEL V=W...  split traffic by weight (admin token)\n"

@@ -52,6 +52,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->concurrency = 64;
 	c->shutdown_grace_ms = 10000;
 	c->heartbeat_ms = 5000;
+	c->drift_interval_ms = 10000;
+	c->drift_threshold = 0.2;
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -66,7 +68,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
 	    "worker_user", "cgroup_name", "shutdown_grace_ms", "state_dir",
 	    "admin_token_file", "repository_poll_ms", "heartbeat_ms", "http_listen",
-	    "log_format", "log_file", NULL};
+	    "log_format", "log_file", "drift_interval_ms", "drift_threshold", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -108,6 +110,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_str(&d, root, "http_listen", &c->http_listen);
 	ydoc_str(&d, root, "log_format", &c->log_format);
 	ydoc_str(&d, root, "log_file", &c->log_file);
+	ydoc_i64(&d, root, "drift_interval_ms", 100, 86400000, &c->drift_interval_ms);
+	ydoc_double(&d, root, "drift_threshold", 0, 100, &c->drift_threshold);
 	if (!d.failed && strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
 		ydoc_fail(&d, ydoc_get(&d, root, "log_format"), "log_format is text or json");
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);

@@ -39,6 +39,8 @@ typedef struct daemon_config {
 	int64_t heartbeat_ms;            /* idle workers' ping; 0: none */
 	char *http_listen;               /* /metrics and health; "": none */
 	char *log_format;                /* "text" or "json" */
+	int64_t drift_interval_ms;       /* PSI computed this often (drift.h) */
+	double drift_threshold;          /* a PSI above this is logged */
 	char *log_file;                  /* NULL: stderr */
 } daemon_config;
 

@@ -170,6 +170,33 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* Every drift_interval_ms: each version's PSI per feature (drift.h), and
+ * a log line for each feature that crossed drift_threshold. Supervisor. */
+static void check_drift(corrald *d, int64_t *next_ms)
+{
+	if (now_ms() < *next_ms)
+		return;
+	*next_ms = now_ms() + d->cfg.drift_interval_ms;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->n_models; i++)
+		for (size_t j = 0; j < d->models[i]->n_versions; j++) {
+			model_version *mv = d->models[i]->versions[j];
+			drift_state *s = mv->drift;
+			if (s == NULL || drift_update(s, d->cfg.drift_threshold) == 0)
+				continue;
+			for (size_t k = 0; k < s->n_features; k++)
+				if (s->features[k].over)
+					log_event(LOG_WARN, &(log_ctx){.model = mv->model->name,
+					    .version = mv->version},
+					    "model %s version %lld: input drift on feature %s: PSI "
+					    "%.3f over %.3f (%.0f rows in the window)",
+					    mv->model->name, (long long)mv->version,
+					    s->features[k].name, s->features[k].psi,
+					    d->cfg.drift_threshold, s->window_rows);
+		}
+	pthread_mutex_unlock(&d->lock);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -260,6 +287,7 @@ int main(int argc, char **argv)
 	 * left, shutdown_grace_ms pass, or a second signal comes. */
 	struct timespec tick = {0, SUPERVISOR_TICK_MS * 1000000L};
 	int64_t drain_until = 0, idle_since = 0;
+	int64_t next_drift_ms = now_ms() + d.cfg.drift_interval_ms;
 	for (;;) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
 		if ((sig == SIGTERM || sig == SIGINT) && drain_until != 0) {
@@ -277,6 +305,7 @@ int main(int argc, char **argv)
 		workers_reap(&d);
 		front_abort_ended(f);
 		workers_close_retired(&d, false);
+		check_drift(&d, &next_drift_ms);
 		lifecycle_tick(&d);
 		workers_tick(&d);
 		if (drain_until == 0)

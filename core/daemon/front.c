@@ -230,6 +230,7 @@ static corral_status build_worker_request(front_req *r)
 			st = check_finite(&t, r->err, sizeof r->err);
 		if (st != CORRAL_OK)
 			return st;
+		drift_observe(r->mv->drift, &t);
 		rc = wire_pack_tensor(pk, &t);
 	}
 	if (rc == 0 && n_out > 0)

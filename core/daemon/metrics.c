@@ -3,6 +3,7 @@
  * The text format is written by hand: it is a few lines of plain text
  * per series (Prometheus's "exposition formats" page), and no Debian
  * package offers a C client library for it. */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,20 @@ static void render_workers(FILE *f, corrald *d)
 	if (mv->load_ms > 0) {
 		series(f, "corral_model_load_seconds", mv);
 		fprintf(f, "} %.3f\n", (double)mv->load_ms / 1000.0);
+	}
+	header(f, "corral_drift_psi", "gauge",
+	    "Population stability index of each feature of the served inputs against the "
+	    "version's baseline (drift_interval_ms window; appears once the window has "
+	    "enough rows).");
+	FOR_EACH_VERSION(d, mv)
+	for (size_t k = 0; mv->drift && k < mv->drift->n_features; k++) {
+		const drift_feature *df = &mv->drift->features[k];
+		if (isnan(df->psi))
+			continue;
+		series(f, "corral_drift_psi", mv);
+		fprintf(f, ",feature=\"");
+		put_label(f, df->name);
+		fprintf(f, "\"} %.6f\n", df->psi);
 	}
 	header(f, "corral_worker_starts_total", "counter", "Workers started.");
 	FOR_EACH_VERSION(d, mv)

@@ -181,6 +181,10 @@ model_version *version_new(model *m, int64_t v)
 	if (mv->provenance == NULL)
 		log_msg(LOG_ERROR, "model %s version %lld: provenance unknown: %s",
 		    m->name, (long long)v, err);
+	mv->drift = drift_load(mv->dir, err, sizeof err);
+	if (mv->drift == NULL && err[0] != '\0')
+		log_event(LOG_ERROR, &(log_ctx){.model = m->name, .version = v},
+		    "model %s version %lld: no drift monitoring: %s", m->name, (long long)v, err);
 	return mv;
 }
 
@@ -233,6 +237,7 @@ void version_unref(model_version *mv)
 	free(mv->meta);
 	free(mv->sandbox);
 	free(mv->provenance);
+	drift_free(mv->drift);
 	free(mv);
 }
 

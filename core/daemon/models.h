@@ -20,6 +20,7 @@
 
 #include "cgroups.h"
 #include "config.h"
+#include "drift.h"
 #include "exit_cause.h"
 #include "metrics.h"
 #include "wire.h"
@@ -139,6 +140,7 @@ struct model_version {
 				 syscall; the last slot takes "other" (lock) */
 	size_t n_violations;
 	version_metrics metrics; /* metrics.h; atomic */
+	drift_state *drift;   /* drift.h; NULL: no baseline */
 };
 
 #define ROUTING_MAX_TRAFFIC 16

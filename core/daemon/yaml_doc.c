@@ -140,6 +140,23 @@ void ydoc_i64(yaml_doc *d, yaml_node_t *map, const char *key, int64_t min,
 	*out = v;
 }
 
+void ydoc_double(yaml_doc *d, yaml_node_t *map, const char *key, double min,
+    double max, double *out)
+{
+	yaml_node_t *n = ydoc_get(d, map, key);
+	const char *s = n ? ydoc_scalar(d, n, key) : NULL;
+	if (s == NULL)
+		return;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || !(v >= min && v <= max)) {
+		ydoc_fail(d, n, "'%s' must be a number from %g to %g, not '%s'", key, min, max, s);
+		return;
+	}
+	*out = v;
+}
+
 void ydoc_bool(yaml_doc *d, yaml_node_t *map, const char *key, bool *out)
 {
 	yaml_node_t *n = ydoc_get(d, map, key);

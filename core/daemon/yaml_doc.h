@@ -44,6 +44,8 @@ yaml_node_t *ydoc_get(yaml_doc *d, yaml_node_t *map, const char *key);
 void ydoc_str(yaml_doc *d, yaml_node_t *map, const char *key, char **out);
 void ydoc_i64(yaml_doc *d, yaml_node_t *map, const char *key, int64_t min,
     int64_t max, int64_t *out);
+void ydoc_double(yaml_doc *d, yaml_node_t *map, const char *key, double min,
+    double max, double *out);
 void ydoc_bool(yaml_doc *d, yaml_node_t *map, const char *key, bool *out);
 
 /* The scalar text of a node, or NULL (and an error) if it is not a scalar. */
