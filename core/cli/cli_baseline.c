@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,14 @@ static json_t *header_names(const char *text, size_t cols)
 /* One feature's {"name", "edges", "shares"} from its values (sorted here). */
 static json_t *feature(const char *name, double *v, size_t n, int bins)
 {
+	/* NaN is not a value to bin (corrald skips it too) */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isnan(v[i]))
+			v[kept++] = v[i];
+	n = kept;
+	if (n == 0)
+		return NULL;
 	qsort(v, n, sizeof *v, cmp_double);
 	double edges[BASELINE_MAX_BINS];
 	size_t ne = 0;
@@ -140,6 +149,12 @@ int cli_baseline(cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("baseline", "%s: %s", csv, rc != CLI_OK ? msg : "one table");
 	}
 	const cli_table *t = &in.tables[0];
+	if (t->cols > 256) { /* corrald's DRIFT_MAX_FEATURES */
+		free(text);
+		cli_input_free(&in);
+		return cli_usage_error("baseline", "%s has %zu columns; a baseline takes at most 256",
+		    csv, t->cols);
+	}
 	json_t *names = header_names(text, t->cols);
 	free(text);
 	double *col = malloc(t->rows * sizeof *col);
@@ -150,7 +165,16 @@ int cli_baseline(cli_ctx *ctx, int argc, char **argv)
 		char fallback[32];
 		snprintf(fallback, sizeof fallback, "%zu", c);
 		const char *name = names ? json_string_value(json_array_get(names, c)) : fallback;
-		json_array_append_new(features, feature(name, col, t->rows, bins));
+		json_t *jf = feature(name, col, t->rows, bins);
+		if (jf == NULL) {
+			fprintf(stderr, "corral: %s: column %zu has no number\n", csv, c + 1);
+			free(col);
+			json_decref(features);
+			json_decref(names);
+			cli_input_free(&in);
+			return CLI_EXIT_USAGE;
+		}
+		json_array_append_new(features, jf);
 	}
 	free(col);
 	json_t *doc = json_pack("{s:s, s:s, s:I, s:o}", "format", "corral-baseline/1", "input",

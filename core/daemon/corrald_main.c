@@ -185,7 +185,7 @@ static void check_drift(corrald *d, int64_t *next_ms)
 			if (s == NULL || drift_update(s, d->cfg.drift_threshold) == 0)
 				continue;
 			for (size_t k = 0; k < s->n_features; k++)
-				if (s->features[k].over)
+				if (s->features[k].crossed)
 					log_event(LOG_WARN, &(log_ctx){.model = mv->model->name,
 					    .version = mv->version},
 					    "model %s version %lld: input drift on feature %s: PSI "

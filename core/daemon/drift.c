@@ -1,4 +1,5 @@
 /* drift.c - PSI of served inputs against a version's baseline (drift.h). */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,8 +66,11 @@ drift_state *drift_load(const char *version_dir, char *err, size_t errlen)
 	err[0] = '\0';
 	snprintf(path, sizeof path, "%s/baseline.json", version_dir);
 	FILE *f = fopen(path, "r");
-	if (f == NULL)
+	if (f == NULL) {
+		if (errno != ENOENT) /* there, but not readable: say so */
+			snprintf(err, errlen, "baseline.json: %s", strerror(errno));
 		return NULL; /* no baseline: no drift monitoring */
+	}
 	json_error_t jerr;
 	json_t *root = json_loadf(f, 0, &jerr);
 	fclose(f);
@@ -117,7 +121,7 @@ static size_t bin_of(const drift_feature *f, double v)
 
 void drift_observe(drift_state *s, const wire_tensor *t)
 {
-	if (s == NULL || t->raw == NULL || t->ndim == 0 ||
+	if (s == NULL || (t->raw == NULL && t->array == NULL) || t->ndim == 0 ||
 	    (t->dtype != CORRAL_DT_FP64 && t->dtype != CORRAL_DT_FP32) ||
 	    (size_t)t->shape[t->ndim - 1] != s->n_features ||
 	    !wire_str_eq(t->name, s->input))
@@ -125,7 +129,13 @@ void drift_observe(drift_state *s, const wire_tensor *t)
 	size_t n = (size_t)t->elements, nf = s->n_features;
 	for (size_t i = 0; i < n; i++) {
 		double v;
-		if (t->dtype == CORRAL_DT_FP64) {
+		if (t->array) { /* data as a msgpack array of numbers */
+			const msgpack_object *o = &t->array->via.array.ptr[i];
+			v = o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32
+			    ? o->via.f64 : o->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+			    ? (double)o->via.u64 : o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER
+			    ? (double)o->via.i64 : NAN;
+		} else if (t->dtype == CORRAL_DT_FP64) {
 			memcpy(&v, (const char *)t->raw + 8 * i, 8);
 		} else {
 			float x;
@@ -154,8 +164,10 @@ size_t drift_update(drift_state *s, double threshold)
 		}
 		if (i == 0)
 			s->window_rows = (double)total;
+		f->crossed = false;
 		if (total < DRIFT_MIN_ROWS) {
 			f->psi = NAN;
+			f->over = false;
 			continue;
 		}
 		double psi = 0;
@@ -166,7 +178,8 @@ size_t drift_update(drift_state *s, double threshold)
 		}
 		f->psi = psi;
 		bool over = psi > threshold;
-		crossed += over && !f->over;
+		f->crossed = over && !f->over;
+		crossed += f->crossed;
 		f->over = over;
 	}
 	return crossed;

@@ -33,6 +33,7 @@ typedef struct drift_feature {
 	uint64_t live[DRIFT_MAX_BINS];       /* served rows per bin (atomic) */
 	double psi;                          /* last computed; NAN: not yet */
 	bool over;                           /* psi above the threshold */
+	bool crossed;                        /* it went above at the last update */
 } drift_feature;
 
 typedef struct drift_state {
@@ -52,8 +53,8 @@ void drift_free(drift_state *s);
 void drift_observe(drift_state *s, const wire_tensor *t);
 
 /* Compute every feature's PSI from the counts and halve them. Returns how
- * many features crossed `threshold` upward since the last call (their
- * `over` is set). Supervisor thread. */
+ * many features crossed `threshold` upward at this update (their
+ * `crossed` is set). Supervisor thread. */
 size_t drift_update(drift_state *s, double threshold);
 
 #endif

@@ -208,12 +208,84 @@ static corral_status check_finite(const wire_tensor *t, char *err, size_t errlen
 	return CORRAL_OK;
 }
 
+static void format_shape(char *buf, size_t n, const int64_t *shape, uint32_t ndim)
+{
+	size_t o = (size_t)snprintf(buf, n, "[");
+	for (uint32_t d = 0; d < ndim && o < n; d++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
+	if (o < n)
+		snprintf(buf + o, n - o, "]");
+}
+
+/*
+ * Check input t against the version's signature before any worker sees
+ * it, each fault with its own code: an input the model does not have or
+ * given twice (INVALID_ARGUMENT), its datatype (TYPE_MISMATCH), its
+ * number of dimensions (RANK_MISMATCH), its last dimension, the features
+ * (FEATURE_COUNT_MISMATCH), any other fixed dimension (SHAPE_MISMATCH).
+ * *seen marks the inputs met so far (bit per input, the first 64).
+ */
+static corral_status check_signature(front_req *r, const wire_tensor *t, uint64_t *seen)
+{
+	const model_version *mv = r->mv;
+	int nl = (int)(t->name.len > 64 ? 64 : t->name.len);
+	size_t i = 0;
+	while (i < mv->n_sig && !wire_str_eq(t->name, mv->sig[i].name))
+		i++;
+	if (i == mv->n_sig) {
+		snprintf(r->err, sizeof r->err, "the model has no input '%.*s'", nl, t->name.ptr);
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	const input_sig *in = &mv->sig[i];
+	if (i < 64 && (*seen >> i) & 1u) {
+		snprintf(r->err, sizeof r->err, "input '%s' given twice", in->name);
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	if (i < 64)
+		*seen |= 1ull << i;
+	if (t->dtype != in->dtype && !(in->accepts & (1u << t->dtype))) {
+		snprintf(r->err, sizeof r->err, "input '%s' must be %s, got %s", in->name,
+		    corral_dtype_name(in->dtype), corral_dtype_name(t->dtype));
+		return CORRAL_E_TYPE_MISMATCH;
+	}
+	char want[128], got[128];
+	format_shape(want, sizeof want, in->shape, in->ndim);
+	format_shape(got, sizeof got, t->shape, t->ndim);
+	if (t->ndim != in->ndim) {
+		snprintf(r->err, sizeof r->err, "input '%s' has %u dimensions %s, the model "
+		    "takes %u %s (-1: any)", in->name, t->ndim, got, in->ndim, want);
+		return CORRAL_E_RANK_MISMATCH;
+	}
+	uint32_t last = in->ndim - 1;
+	if (in->ndim > 0 && in->shape[last] >= 0 && t->shape[last] != in->shape[last]) {
+		snprintf(r->err, sizeof r->err, "input '%s' has %lld features per row, the "
+		    "model takes %lld (shape %s, the model's %s)", in->name,
+		    (long long)t->shape[last], (long long)in->shape[last], got, want);
+		return CORRAL_E_FEATURE_COUNT_MISMATCH;
+	}
+	for (uint32_t d = 0; d < in->ndim; d++)
+		if (in->shape[d] >= 0 && t->shape[d] != in->shape[d]) {
+			snprintf(r->err, sizeof r->err, "input '%s' has shape %s, the model takes "
+			    "%s (-1: any)", in->name, got, want);
+			return CORRAL_E_SHAPE_MISMATCH;
+		}
+	return CORRAL_OK;
+}
+
 /* {v, op: "infer", inputs: [canonical tensors], outputs?: [names]} */
 static corral_status build_worker_request(front_req *r)
 {
 	const wire_request *q = &r->req;
 	if (q->inputs == NULL || q->inputs->via.array.size == 0) {
 		snprintf(r->err, sizeof r->err, "infer needs a non-empty 'inputs' array");
+		return CORRAL_E_INVALID_ARGUMENT;
+	}
+	/* the signature, once a worker of the version has described it */
+	bool known = __atomic_load_n(&r->mv->sig_known, __ATOMIC_ACQUIRE);
+	uint64_t seen = 0;
+	if (known && q->inputs->via.array.size != r->mv->n_sig) {
+		snprintf(r->err, sizeof r->err, "the model takes %zu inputs, got %u",
+		    r->mv->n_sig, q->inputs->via.array.size);
 		return CORRAL_E_INVALID_ARGUMENT;
 	}
 	uint32_t n_out = q->outputs ? q->outputs->via.array.size : 0;
@@ -226,11 +298,14 @@ static corral_status build_worker_request(front_req *r)
 		wire_tensor t;
 		corral_status st = wire_tensor_decode(&q->inputs->via.array.ptr[i], &t,
 		    r->err, sizeof r->err);
+		if (st == CORRAL_OK && known)
+			st = check_signature(r, &t, &seen);
 		if (st == CORRAL_OK && r->model->cfg.reject_non_finite)
 			st = check_finite(&t, r->err, sizeof r->err);
 		if (st != CORRAL_OK)
 			return st;
-		drift_observe(r->mv->drift, &t);
+		if (r->retries == 0) /* a retry is the same request again */
+			drift_observe(r->mv->drift, &t);
 		rc = wire_pack_tensor(pk, &t);
 	}
 	if (rc == 0 && n_out > 0)

@@ -238,6 +238,7 @@ void version_unref(model_version *mv)
 	free(mv->sandbox);
 	free(mv->provenance);
 	drift_free(mv->drift);
+	free(mv->sig);
 	free(mv);
 }
 

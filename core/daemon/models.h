@@ -98,6 +98,16 @@ struct instance {
 	char last_cause[512];  /* why its last worker ended */
 };
 
+/* One input of a version's signature, as its worker describes it: what
+ * corrald checks a request against before a worker sees it. */
+typedef struct input_sig {
+	char name[64];
+	corral_dtype dtype;
+	uint32_t accepts;     /* further datatypes taken: 1u << dtype */
+	uint32_t ndim;
+	int64_t shape[CORRAL_MAX_DIMS]; /* -1: any */
+} input_sig;
+
 /* Distinct syscalls whose violations a version counts (metrics.h). */
 #define MODEL_MAX_VIOLATION_KINDS 16
 
@@ -141,6 +151,11 @@ struct model_version {
 	size_t n_violations;
 	version_metrics metrics; /* metrics.h; atomic */
 	drift_state *drift;   /* drift.h; NULL: no baseline */
+	input_sig *sig;       /* set once, at the first READY; then read
+				 without the lock once sig_known (atomic,
+				 release/acquire) says so */
+	size_t n_sig;
+	bool sig_known;
 };
 
 #define ROUTING_MAX_TRAFFIC 16

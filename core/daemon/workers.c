@@ -115,8 +115,43 @@ static int pack_specs(msgpack_packer *pk, const msgpack_object *a)
  * appends them as they are, with nothing to parse. NULL if the reply is
  * not a proper signature.
  */
+/* The inputs of a checked describe reply, with each one's further
+ * accepted datatypes ("accepts", absent from older workers), into a new
+ * array the caller frees; NULL when out of memory or there are none. */
+static input_sig *parse_signature(const msgpack_object *inputs,
+    const msgpack_object *accepts, size_t *n)
+{
+	*n = inputs->via.array.size;
+	input_sig *sig = *n ? calloc(*n, sizeof *sig) : NULL;
+	for (size_t i = 0; sig && i < *n; i++) {
+		const msgpack_object *o = &inputs->via.array.ptr[i];
+		const msgpack_object *name = wire_map_get(o, "name");
+		const msgpack_object *dt = wire_map_get(o, "datatype");
+		const msgpack_object *shape = wire_map_get(o, "shape");
+		snprintf(sig[i].name, sizeof sig[i].name, "%.*s", (int)name->via.str.size,
+		    name->via.str.ptr);
+		sig[i].dtype = corral_dtype_parse(dt->via.str.ptr, dt->via.str.size);
+		sig[i].ndim = shape->via.array.size;
+		for (uint32_t k = 0; k < sig[i].ndim; k++)
+			sig[i].shape[k] = shape->via.array.ptr[k].via.i64;
+		const msgpack_object *acc = accepts && accepts->type == MSGPACK_OBJECT_ARRAY &&
+			i < accepts->via.array.size
+		    ? &accepts->via.array.ptr[i] : NULL;
+		for (uint32_t k = 0; acc && acc->type == MSGPACK_OBJECT_ARRAY &&
+		     k < acc->via.array.size; k++) {
+			const msgpack_object *a = &acc->via.array.ptr[k];
+			corral_dtype adt = a->type == MSGPACK_OBJECT_STR
+			    ? corral_dtype_parse(a->via.str.ptr, a->via.str.size)
+			    : CORRAL_DT_INVALID;
+			if (adt != CORRAL_DT_INVALID)
+				sig[i].accepts |= 1u << adt;
+		}
+	}
+	return sig;
+}
+
 static char *describe_to_meta(const nng_msg *m, size_t *meta_len,
-    char **sandbox, size_t *sandbox_len)
+    char **sandbox, size_t *sandbox_len, input_sig **sig, size_t *n_sig)
 {
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
@@ -161,6 +196,7 @@ static char *describe_to_meta(const nng_msg *m, size_t *meta_len,
 		    pack_specs(&pk, io[1]))) {
 		*meta_len = sb.size; /* release() empties sb */
 		meta = msgpack_sbuffer_release(&sb);
+		*sig = parse_signature(io[0], wire_map_get(&u.data, "accepts"), n_sig);
 	}
 	if (meta == NULL && ok) {
 		free(*sandbox);
@@ -192,9 +228,10 @@ static void probe_done(void *arg)
 
 	nng_msg *reply = rv == 0 ? nng_aio_get_msg(w->probe_aio) : NULL;
 	char *meta = NULL, *layers = NULL;
-	size_t meta_len = 0, layers_len = 0;
+	size_t meta_len = 0, layers_len = 0, n_sig = 0;
+	input_sig *sig = NULL;
 	if (reply != NULL)
-		meta = describe_to_meta(reply, &meta_len, &layers, &layers_len);
+		meta = describe_to_meta(reply, &meta_len, &layers, &layers_len, &sig, &n_sig);
 	if (reply != NULL)
 		nng_msg_free(reply);
 
@@ -216,6 +253,13 @@ static void probe_done(void *arg)
 		mv->sandbox_len = layers_len;
 		in->state = VERSION_READY;
 		in->ready_at_ms = now;
+		if (!mv->sig_known && sig != NULL) {
+			/* the same for every worker of the version: set once */
+			mv->sig = sig;
+			mv->n_sig = n_sig;
+			sig = NULL;
+			__atomic_store_n(&mv->sig_known, true, __ATOMIC_RELEASE);
+		}
 		mv->load_ms = now - w->started_ms;
 		if (mv->ready_at[0] == '\0') {
 			time_t t = time(NULL);
@@ -255,6 +299,7 @@ static void probe_done(void *arg)
 	free(old_layers);
 	free(meta);
 	free(layers);
+	free(sig);
 }
 
 /* Send w a describe on a context of its own, answered within timeout_ms:

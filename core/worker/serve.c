@@ -64,13 +64,34 @@ static int pack_specs(msgpack_packer *pk, const corral_tensor_spec *s, size_t n)
 	return 0;
 }
 
+/* "accepts": for each input, the further datatypes it takes (the spec's
+ * also_accepts), so that corrald checks requests as the worker would. */
+static int pack_accepts(msgpack_packer *pk, const corral_signature *sig)
+{
+	if (wire_pack_cstr(pk, "accepts") || msgpack_pack_array(pk, sig->n_inputs))
+		return -1;
+	for (size_t i = 0; i < sig->n_inputs; i++) {
+		uint32_t mask = sig->inputs[i].also_accepts, n = 0;
+		for (int dt = 0; dt < CORRAL_DT_COUNT_; dt++)
+			n += (mask >> dt) & 1u && corral_dtype_name((corral_dtype)dt) != NULL;
+		if (msgpack_pack_array(pk, n))
+			return -1;
+		for (int dt = 0; dt < CORRAL_DT_COUNT_; dt++)
+			if ((mask >> dt) & 1u && corral_dtype_name((corral_dtype)dt) != NULL &&
+			    wire_pack_cstr(pk, corral_dtype_name((corral_dtype)dt)))
+				return -1;
+	}
+	return 0;
+}
+
 static int serve_describe(struct serve_state *s)
 {
 	const worker_model *m = s->m;
 	size_t n_extra = 0;
 	while (m->plugin->extra_syscalls && m->plugin->extra_syscalls[n_extra])
 		n_extra++;
-	if (msgpack_pack_map(&s->pk, 5) || wire_pack_cstr(&s->pk, "sandbox") ||
+	if (msgpack_pack_map(&s->pk, 6) || pack_accepts(&s->pk, &m->sig) ||
+	    wire_pack_cstr(&s->pk, "sandbox") ||
 	    msgpack_pack_map(&s->pk, SANDBOX_N_LAYERS + 1))
 		return -1;
 	for (int l = 0; l < SANDBOX_N_LAYERS; l++)

@@ -680,8 +680,8 @@ def check_errors(cl):
                                              data=struct.pack("<4i", 5, 3, 1, 0)),
       "TYPE_MISMATCH")
     E("shape [1,3] for iris", with_tensor(shape=[1, 3], data=[5.1, 3.5, 1.4]),
-      "SHAPE_MISMATCH")
-    E("shape [4] (rank 1) for iris", with_tensor(shape=[4]), "SHAPE_MISMATCH")
+      "FEATURE_COUNT_MISMATCH")
+    E("shape [4] (rank 1) for iris", with_tensor(shape=[4]), "RANK_MISMATCH")
     E("wrong input name", with_tensor(name="features"), "INVALID_ARGUMENT")
     E("two inputs for a one-input model",
       valid_infer(inputs=[tensor(), tensor(name="other")]), "INVALID_ARGUMENT")

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	CHECK_INT(run_cli("infer nope", "[1, 2, 3, 4]", out, sizeof out), 1);
 	HAS(out, "MODEL_NOT_FOUND");
 	CHECK_INT(run_cli("infer iris", "[1, 2, 3]", out, sizeof out), 1);
-	HAS(out, "SHAPE_MISMATCH");
+	HAS(out, "FEATURE_COUNT_MISMATCH");
 	CHECK_INT(run_cli("infer iris --version 9", "[1, 2, 3, 4]", out, sizeof out), 1);
 	HAS(out, "VERSION_NOT_FOUND");
 	CHECK_INT(run_cli("metadata nope", NULL, out, sizeof out), 1);

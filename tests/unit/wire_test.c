@@ -1183,6 +1183,8 @@ static void test_status(void)
 		{CORRAL_E_INTERNAL, "INTERNAL"},
 		{CORRAL_E_FAILED_PRECONDITION, "FAILED_PRECONDITION"},
 		{CORRAL_E_NON_FINITE_INPUT, "NON_FINITE_INPUT"},
+		{CORRAL_E_RANK_MISMATCH, "RANK_MISMATCH"},
+		{CORRAL_E_FEATURE_COUNT_MISMATCH, "FEATURE_COUNT_MISMATCH"},
 		{CORRAL_E_CONNECT, "CONNECT"},
 		{CORRAL_E_TRANSPORT, "TRANSPORT"},
 		{CORRAL_E_PROTOCOL, "PROTOCOL"},
@@ -1193,12 +1195,12 @@ static void test_status(void)
 		CHECK_STR(n, names[i].name);
 		CHECK_INT(corral_status_parse(n, (unsigned)strlen(n)), names[i].code);
 	}
-	/* Every code from 0 to 18 and 100 to 103 has a name. */
-	for (int c = 0; c <= 18; c++)
+	/* Every code from 0 to 20 and 100 to 103 has a name. */
+	for (int c = 0; c <= 20; c++)
 		CHECK_MSG(strcmp(corral_status_name((corral_status)c), "UNKNOWN") != 0,
 		    "code %d has no name", c);
 
-	CHECK_STR(corral_status_name((corral_status)19), "UNKNOWN");
+	CHECK_STR(corral_status_name((corral_status)21), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)99), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)104), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)-1), "UNKNOWN");

@@ -335,7 +335,7 @@ static void test_bad_request(corral_client *cl)
 	char why[512];
 
 	CHECK_INT(corral_infer(cl, "softprob", 0, &t, 1, NULL, 0, &r, &err),
-	    CORRAL_E_SHAPE_MISMATCH);
+	    CORRAL_E_FEATURE_COUNT_MISMATCH);
 	corral_result_free(r);
 	t.dtype = CORRAL_DT_INT32;
 	shape[1] = 5;

@@ -37,6 +37,11 @@ typedef enum corral_status {
 					      the routing names) */
 	CORRAL_E_NON_FINITE_INPUT = 18, /* a NaN or infinite input value, for a
 					   model whose config rejects them */
+	CORRAL_E_RANK_MISMATCH = 19,    /* an input's number of dimensions is
+					   not the signature's */
+	CORRAL_E_FEATURE_COUNT_MISMATCH = 20, /* an input's last dimension (its
+						 features) is not the
+						 signature's */
 	/* Only produced by the client library, never sent on the wire. */
 	CORRAL_E_CONNECT = 100,  /* could not dial the server */
 	CORRAL_E_TRANSPORT = 101, /* send/receive failed or timed out */
