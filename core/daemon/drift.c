@@ -128,20 +128,7 @@ void drift_observe(drift_state *s, const wire_tensor *t)
 		return;
 	size_t n = (size_t)t->elements, nf = s->n_features;
 	for (size_t i = 0; i < n; i++) {
-		double v;
-		if (t->array) { /* data as a msgpack array of numbers */
-			const msgpack_object *o = &t->array->via.array.ptr[i];
-			v = o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32
-			    ? o->via.f64 : o->type == MSGPACK_OBJECT_POSITIVE_INTEGER
-			    ? (double)o->via.u64 : o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER
-			    ? (double)o->via.i64 : NAN;
-		} else if (t->dtype == CORRAL_DT_FP64) {
-			memcpy(&v, (const char *)t->raw + 8 * i, 8);
-		} else {
-			float x;
-			memcpy(&x, (const char *)t->raw + 4 * i, 4);
-			v = x;
-		}
+		double v = wire_tensor_fp_at(t, i);
 		if (isnan(v))
 			continue;
 		drift_feature *f = &s->features[i % nf];

@@ -181,22 +181,10 @@ static void front_send_error(front_req *r, corral_status st, const char *msg)
 static corral_status check_finite(const wire_tensor *t, char *err, size_t errlen)
 {
 	bool fp = t->dtype == CORRAL_DT_FP64 || t->dtype == CORRAL_DT_FP32;
-	size_t n = !fp ? 0 : t->array ? t->array->via.array.size
-	    : t->nbytes / (t->dtype == CORRAL_DT_FP64 ? 8 : 4);
+	size_t n = fp ? (size_t)t->elements : 0;
 	size_t cols = t->ndim ? (size_t)t->shape[t->ndim - 1] : 1;
 	for (size_t i = 0; i < n; i++) {
-		double v;
-		if (t->array) { /* data as a msgpack array of numbers */
-			const msgpack_object *o = &t->array->via.array.ptr[i];
-			v = o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32
-			    ? o->via.f64 : 0;
-		} else if (t->dtype == CORRAL_DT_FP64) {
-			memcpy(&v, (const char *)t->raw + 8 * i, 8);
-		} else {
-			float f;
-			memcpy(&f, (const char *)t->raw + 4 * i, 4);
-			v = f;
-		}
+		double v = wire_tensor_fp_at(t, i);
 		if (!isfinite(v)) {
 			snprintf(err, errlen, "input '%.*s' has %s at row %zu, column %zu (this "
 			    "model's config rejects NaN and infinite values)", (int)t->name.len,

@@ -5,6 +5,7 @@
  * Raw tensor data is little-endian. corral builds only for little-endian
  * hosts (checked below), so raw values are the host's own bytes.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "wire.h"
@@ -436,4 +437,40 @@ int wire_pack_spec(msgpack_packer *pk, const char *name, corral_dtype dtype,
 		if (wire_pack_cstr(pk, labels[i]))
 			return -1;
 	return 0;
+}
+
+double wire_tensor_fp_at(const wire_tensor *t, size_t i)
+{
+	if (t->array == NULL) {
+		if (t->dtype == CORRAL_DT_FP64) {
+			double v;
+			memcpy(&v, (const char *)t->raw + 8 * i, 8);
+			return v;
+		}
+		float f;
+		memcpy(&f, (const char *)t->raw + 4 * i, 4);
+		return f;
+	}
+	const msgpack_object *o = t->array;
+	bool flat = o->via.array.size == 0 || o->via.array.ptr[0].type != MSGPACK_OBJECT_ARRAY;
+	if (flat) {
+		o = &o->via.array.ptr[i];
+	} else {
+		/* nested exactly as the shape: walk down one index per dimension */
+		size_t rest = i;
+		for (uint32_t d = 0; d < t->ndim; d++) {
+			size_t stride = 1;
+			for (uint32_t k = d + 1; k < t->ndim; k++)
+				stride *= (size_t)t->shape[k];
+			o = &o->via.array.ptr[rest / stride];
+			rest %= stride;
+		}
+	}
+	switch (o->type) {
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: return o->via.f64;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return (double)o->via.u64;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return (double)o->via.i64;
+	default: return NAN;
+	}
 }

@@ -115,6 +115,12 @@ corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
  * little-endian length, then that many bytes)? */
 bool wire_bytes_layout_ok(const void *data, size_t n, int64_t elements);
 
+/* Element i (row-major) of an FP32 or FP64 tensor that passed
+ * wire_tensor_decode, as a double, whether its data is bin, a flat array
+ * or an array nested as the shape (an integer array value is converted).
+ * Requires i < t->elements. */
+double wire_tensor_fp_at(const wire_tensor *t, size_t i);
+
 /* Write t as a canonical tensor map {name, datatype, shape, data: bin},
  * converting array data to raw little-endian values. Returns 0, or -1 if
  * the packer's write failed. `t` must have passed wire_tensor_decode. */

@@ -402,6 +402,18 @@ static void test_tensor_bin(void)
 		CHECK(d.t.array == NULL);
 		CHECK(d.t.raw != NULL && memcmp(d.t.raw, buf, want) == 0);
 		CHECK(wire_str_eq(d.t.name, "t"));
+		if (dt == CORRAL_DT_FP32 || dt == CORRAL_DT_FP64) {
+			/* element 5 read from the bin data as the host reads it */
+			double v, got = wire_tensor_fp_at(&d.t, 5);
+			float f;
+			if (dt == CORRAL_DT_FP64) {
+				memcpy(&v, buf + 5 * 8, 8);
+			} else {
+				memcpy(&f, buf + 5 * 4, 4);
+				v = f;
+			}
+			CHECK(memcmp(&got, &v, sizeof v) == 0);
+		}
 		decoded_fini(&d);
 
 		TENSOR_ERR(CORRAL_E_SHAPE_MISMATCH, HEAD2 "b", "t", name, 2,
@@ -498,6 +510,15 @@ static void test_tensor_array(void)
 	CHECK(d.t.array != NULL);
 	CHECK_INT(d.t.elements, 4);
 	CHECK_INT(d.t.nbytes, 16);
+	/* element by element, nested as the shape (an integer converted) */
+	double want[4] = {1.0, 2.0, 3, 4.5};
+	for (size_t i = 0; i < 4; i++)
+		CHECK_NEAR(wire_tensor_fp_at(&d.t, i), want[i], 0);
+	decoded_fini(&d);
+	decode(&d, HEAD2 "A4 d d d d", "x", "FP64", 2, 2, 1.0, 2.0, NAN, 4.5);
+	CHECK_MSG(d.st == CORRAL_OK, "%s", d.err);
+	CHECK_NEAR(wire_tensor_fp_at(&d.t, 3), 4.5, 0);
+	CHECK(isnan(wire_tensor_fp_at(&d.t, 2)));
 	decoded_fini(&d);
 
 	/* Nesting: flat, per row, deeper; element counts must agree. */
