@@ -45,6 +45,14 @@ static void control_usage(FILE *f, const char *cmd)
 		      "new model and version folders are served, versions the policy no\n"
 		      "longer picks are unloaded once a newer one is READY (blue/green).\n",
 		    f);
+	else if (strcmp(cmd, "validate") == 0)
+		fputs("Usage: corral validate [--token-file FILE] MODEL VERSION\n\n"
+		      "Run VERSION's validation gate now: score its validation set\n"
+		      "(validation.csv) and compare with the default version and the\n"
+		      "thresholds in validation.yaml. A version that fails takes no traffic\n"
+		      "that names no version; one that passes may. Exit status 0 passed,\n"
+		      "1 failed or refused.\n",
+		    f);
 	else if (strcmp(cmd, "rollback") == 0)
 		fputs("Usage: corral rollback [--token-file FILE] MODEL\n\n"
 		      "Make the previous default version the default again, in one step.\n",
@@ -121,16 +129,16 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 	bool promote = strcmp(cmd, "promote") == 0, rollback = strcmp(cmd, "rollback") == 0;
 	bool shadow = strcmp(cmd, "shadow") == 0;
 	bool load = strcmp(cmd, "load") == 0, unload = strcmp(cmd, "unload") == 0;
-	bool reload = strcmp(cmd, "reload") == 0;
+	bool reload = strcmp(cmd, "reload") == 0, validate = strcmp(cmd, "validate") == 0;
 	int operands = argc - optind;
-	if ((operands < 1 && !reload) || (promote && operands != 2) ||
+	if ((operands < 1 && !reload) || ((promote || validate) && operands != 2) ||
 	    (rollback && operands != 1) || (shadow && operands != 3) ||
 	    ((load || unload) && operands > 2) || (reload && operands > 1))
 		return cli_usage_error(cmd, "wrong number of arguments");
 	const char *model = operands > 0 ? argv[optind] : NULL;
 	int64_t version = 0, versions[16], weights[16];
 	size_t n = 0;
-	if ((promote || shadow || ((load || unload) && operands == 2)) &&
+	if ((promote || shadow || validate || ((load || unload) && operands == 2)) &&
 	    cli_parse_version(cmd, argv[optind + 1], &version) != CLI_EXIT_OK)
 		return CLI_EXIT_USAGE;
 	int percent = 0;
@@ -156,6 +164,7 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 	corral_client *c = NULL;
 	corral_error err = {0};
 	char *routing = NULL;
+	bool passed = false;
 	int rc = cli_connect(ctx, &c);
 	if (rc == CLI_EXIT_OK) {
 		corral_client_set_token(c, token);
@@ -165,11 +174,14 @@ int cli_control(cli_ctx *ctx, int argc, char **argv)
 		    : load     ? corral_load(c, model, version, &routing, &err)
 		    : unload   ? corral_unload(c, model, version, &routing, &err)
 		    : reload   ? corral_reload(c, model, &routing, &err)
+		    : validate ? corral_validate(c, model, version, &passed, &routing, &err)
 			       : corral_set_traffic(c, model, versions, weights, n, &routing, &err);
 		if (st != CORRAL_OK)
 			rc = cli_status_error(st, &err);
 		else
 			printf("%s\n", routing);
+		if (st == CORRAL_OK && validate && !passed)
+			rc = CLI_EXIT_FAIL;
 	}
 	corral_client_close(c);
 	free(routing);

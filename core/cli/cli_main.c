@@ -23,6 +23,7 @@ static const struct {
 	{"load", cli_control},
 	{"unload", cli_control},
 	{"reload", cli_control},
+	{"validate", cli_control},
 	{"rollback", cli_control},
 	{"set-traffic", cli_control},
 	{"shadow", cli_control},
@@ -51,6 +52,7 @@ static void main_usage(FILE *f)
 	    "  load MODEL [VERSION]      serve a version or model (admin token)\n"
 	    "  unload MODEL [VERSION]    drain and stop it (admin token)\n"
 	    "  reload [MODEL]            read the repository again (admin token)\n"
+	    "  validate MODEL VERSION    run a version's validation gate (admin token)\n"
 	    "\n"
 	    "Options (also accepted after COMMAND):\n"
 	    "  --url URL     the daemon's address, ipc://PATH or tcp://HOST:PORT\n"

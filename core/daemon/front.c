@@ -20,6 +20,7 @@
 #include "front.h"
 #include "control_ops.h"
 #include "shadow.h"
+#include "gate.h"
 #include "info_ops.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -651,15 +652,24 @@ static void dispatch_locked(front_req *r)
 			vs = version_state_of(mv);
 		}
 	}
-	/* a version being unloaded takes no new request */
-	bool closed = vs == VERSION_FAILED || vs == VERSION_STOPPED || vs == VERSION_DRAINING;
-	worker *w = closed ? NULL : version_pick_worker(mv);
+	/* a version being unloaded takes no new request; one whose
+	 * validation failed takes no traffic naming no version, and one
+	 * whose validation is running makes such traffic wait (gate.h) */
+	bool gated = r->req.version == 0 && !gate_open(mv);
+	bool closed = vs == VERSION_FAILED || vs == VERSION_STOPPED || vs == VERSION_DRAINING ||
+	    (gated && mv->gate == GATE_FAILED);
+	worker *w = closed || gated ? NULL : version_pick_worker(mv);
 	size_t limit = (size_t)mv->model->cfg.max_queue;
 	if (closed) {
 		st = CORRAL_E_UNAVAILABLE;
-		snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
-		    mv->model->name, (long long)mv->version, version_state_name(vs),
-		    mv->last_cause[0] ? ": " : "", mv->last_cause);
+		if (gated)
+			snprintf(r->err, sizeof r->err, "model '%s' version %lld is kept out of "
+			    "traffic: validation failed: %s", mv->model->name,
+			    (long long)mv->version, mv->gate_report);
+		else
+			snprintf(r->err, sizeof r->err, "model '%s' version %lld is %s%s%s",
+			    mv->model->name, (long long)mv->version, version_state_name(vs),
+			    mv->last_cause[0] ? ": " : "", mv->last_cause);
 	} else if (w == NULL && now_ms() >= r->deadline_ms) {
 		st = CORRAL_E_DEADLINE_EXCEEDED;
 		snprintf(r->err, sizeof r->err,
@@ -772,6 +782,7 @@ static void front_handle(front_req *r)
 		? op_control
 	    : wire_str_eq(op, "load") || wire_str_eq(op, "unload") || wire_str_eq(op, "reload")
 		? op_lifecycle
+	    : wire_str_eq(op, "validate") ? op_validate
 		: NULL;
 	if (handler == NULL) {
 		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",
@@ -779,7 +790,8 @@ static void front_handle(front_req *r)
 		front_send_error(r, CORRAL_E_UNKNOWN_OP, r->err);
 		return;
 	}
-	if ((handler == op_metadata || handler == op_control) && r->req.model.len == 0) {
+	if ((handler == op_metadata || handler == op_control || handler == op_validate) &&
+	    r->req.model.len == 0) {
 		snprintf(r->err, sizeof r->err, "%.*s needs 'model'", (int)op.len, op.ptr);
 		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, r->err);
 		return;

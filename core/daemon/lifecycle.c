@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "control_ops.h"
+#include "gate.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "routing.h"
@@ -499,7 +500,7 @@ static bool may_drain(const model *m, const model_version *mv)
 		const model_version *o = m->versions[j];
 		if (o == mv || o->unloading)
 			continue;
-		if (version_state_of(o) == VERSION_READY)
+		if (version_state_of(o) == VERSION_READY && gate_open(o))
 			return true;
 		others = true;
 	}

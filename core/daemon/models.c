@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "gate.h"
 #include "models.h"
 #include "provenance.h"
 #include "routing.h"
@@ -181,6 +182,7 @@ model_version *version_new(model *m, int64_t v)
 	if (mv->provenance == NULL)
 		log_msg(LOG_ERROR, "model %s version %lld: provenance unknown: %s",
 		    m->name, (long long)v, err);
+	mv->gate = gate_present(mv->dir) ? GATE_PENDING : GATE_NONE;
 	mv->drift = drift_load(mv->dir, err, sizeof err);
 	if (mv->drift == NULL && err[0] != '\0')
 		log_event(LOG_ERROR, &(log_ctx){.model = m->name, .version = v},

@@ -108,6 +108,9 @@ typedef struct input_sig {
 	int64_t shape[CORRAL_MAX_DIMS]; /* -1: any */
 } input_sig;
 
+/* The validation gate of a version (gate.h). */
+typedef enum gate_state { GATE_NONE, GATE_PENDING, GATE_PASSED, GATE_FAILED } gate_state;
+
 /* Distinct syscalls whose violations a version counts (metrics.h). */
 #define MODEL_MAX_VIOLATION_KINDS 16
 
@@ -156,6 +159,9 @@ struct model_version {
 				 release/acquire) says so */
 	size_t n_sig;
 	bool sig_known;
+	int gate;             /* gate_state: NONE without a validation set (lock) */
+	bool gate_started;    /* the check at the first READY has begun (lock) */
+	char gate_report[512]; /* the last check's outcome (lock) */
 };
 
 #define ROUTING_MAX_TRAFFIC 16

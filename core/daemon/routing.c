@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "log.h"
 #include "routing.h"
 
@@ -26,19 +27,21 @@ static model_version *highest(model *m, bool (*ok)(const model_version *))
 	return NULL;
 }
 
+/* A version whose validation gate is pending or failed takes no traffic
+ * that names no version while another can (gate.h). */
 static bool ready_staying(const model_version *mv)
 {
-	return !leaving(mv) && version_state_of(mv) == VERSION_READY;
+	return !leaving(mv) && gate_open(mv) && version_state_of(mv) == VERSION_READY;
 }
 
 static bool ready(const model_version *mv)
 {
-	return version_state_of(mv) == VERSION_READY;
+	return gate_open(mv) && version_state_of(mv) == VERSION_READY;
 }
 
 static bool may_become_ready(const model_version *mv)
 {
-	return !leaving(mv) && version_state_of(mv) != VERSION_FAILED;
+	return !leaving(mv) && mv->gate != GATE_FAILED && version_state_of(mv) != VERSION_FAILED;
 }
 
 static bool any(const model_version *mv)
@@ -116,9 +119,24 @@ static corral_status check_servable(model *m, int64_t v, char *err, size_t errle
 	return CORRAL_OK;
 }
 
-corral_status routing_promote(model *m, int64_t v, char *err, size_t errlen)
+/* check_servable, and the version's validation gate open: what traffic
+ * of its own (default, canary weight) asks. */
+static corral_status check_gated(model *m, int64_t v, char *err, size_t errlen)
 {
 	corral_status st = check_servable(m, v, err, errlen);
+	model_version *mv = model_find_version(m, v);
+	if (st == CORRAL_OK && !gate_open(mv)) {
+		snprintf(err, errlen, "model '%s' version %lld: validation %s%s%s: it takes no "
+		    "traffic (corral validate runs the check again)", m->name, (long long)v,
+		    gate_state_name(mv->gate), mv->gate_report[0] ? ": " : "", mv->gate_report);
+		return CORRAL_E_FAILED_PRECONDITION;
+	}
+	return st;
+}
+
+corral_status routing_promote(model *m, int64_t v, char *err, size_t errlen)
+{
+	corral_status st = check_gated(m, v, err, errlen);
 	if (st != CORRAL_OK)
 		return st;
 	int64_t current = routing_default_version(m);
@@ -153,7 +171,7 @@ corral_status routing_set_traffic(model *m, const int64_t *versions,
 		}
 		/* weight 0 keeps a served version in the list; only a READY
 		 * one may get traffic */
-		corral_status st = weights[i] > 0 ? check_servable(m, versions[i], err, errlen)
+		corral_status st = weights[i] > 0 ? check_gated(m, versions[i], err, errlen)
 		    : model_find_version(m, versions[i]) ? CORRAL_OK
 						    : check_servable(m, versions[i], err, errlen);
 		if (st != CORRAL_OK)

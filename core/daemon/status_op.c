@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "gate.h"
 #include "info_ops.h"
 #include "routing.h"
 
@@ -65,7 +66,8 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 				   : d->cfg.worker_user;
 	const model *m = mv->model;
 	bool shadowed = m->shadow_version == mv->version;
-	uint32_t n = 12 + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) +
+	bool gated = mv->gate != GATE_NONE;
+	uint32_t n = 12 + gated + PROVENANCE_PAIRS + (mv->last_cause[0] ? 1 : 0) +
 	    (mv->sandbox ? 1 : 0) + shadowed;
 	int64_t weight = 0;
 	for (size_t i = 0; i < m->n_traffic; i++)
@@ -93,6 +95,10 @@ static int pack_version(msgpack_packer *pk, const corrald *d,
 		rc = pack_instance(pk, &mv->inst[k], mv->draining, now);
 	if (rc == 0 && mv->last_cause[0])
 		rc = wire_pack_kv_str(pk, "last_exit", mv->last_cause);
+	if (rc == 0 && gated)
+		rc = wire_pack_cstr(pk, "validation") || msgpack_pack_map(pk, 2) ||
+		    wire_pack_kv_str(pk, "state", gate_state_name(mv->gate)) ||
+		    wire_pack_kv_str(pk, "report", mv->gate_report);
 	/* this version is the model's shadow: how its answers compare */
 	if (rc == 0 && shadowed)
 		rc = wire_pack_cstr(pk, "shadow") || msgpack_pack_map(pk, 7) ||

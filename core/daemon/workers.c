@@ -27,6 +27,7 @@
 
 #include "../worker/worker_exit.h"
 #include "front.h"
+#include "gate.h"
 #include "log.h"
 #include "sock_closer.h"
 #include "workers.h"
@@ -259,6 +260,12 @@ static void probe_done(void *arg)
 			mv->n_sig = n_sig;
 			sig = NULL;
 			__atomic_store_n(&mv->sig_known, true, __ATOMIC_RELEASE);
+		}
+		/* a version with a validation set is checked at its first READY,
+		 * before it takes traffic (gate.h) */
+		if (mv->gate == GATE_PENDING && !mv->gate_started) {
+			mv->gate_started = true;
+			gate_start(d, mv);
 		}
 		mv->load_ms = now - w->started_ms;
 		if (mv->ready_at[0] == '\0') {

@@ -728,3 +728,23 @@ CLIENT_API corral_status corral_reload(corral_client *c, const char *model,
 {
 	return lifecycle_op(c, "reload", model, 0, changes, err);
 }
+
+CLIENT_API corral_status corral_validate(corral_client *c, const char *model,
+    int64_t version, bool *passed, char **report, corral_error *err)
+{
+	char *json = NULL;
+	*passed = false;
+	if (report)
+		*report = NULL;
+	corral_status st = lifecycle_op(c, "validate", model, version, &json, err);
+	if (st == CORRAL_OK) {
+		json_t *j = json_loads(json, 0, NULL);
+		*passed = json_is_true(json_object_get(j, "passed"));
+		json_decref(j);
+	}
+	if (report)
+		*report = json;
+	else
+		free(json);
+	return st;
+}

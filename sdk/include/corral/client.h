@@ -175,6 +175,13 @@ corral_status corral_unload(corral_client *c, const char *model, int64_t version
 corral_status corral_reload(corral_client *c, const char *model, char **changes,
     corral_error *err);
 
+/* Run the validation gate of `version` of `model` now (docs/monitoring.md;
+ * admin token): score its validation set and compare with the default.
+ * *passed says whether it passed; when report is not NULL it receives
+ * {"model", "version", "passed", "report"} as JSON, freed by the caller. */
+corral_status corral_validate(corral_client *c, const char *model, int64_t version,
+    bool *passed, char **report, corral_error *err);
+
 /* ------------------------------------------------------------ status --- */
 
 /*
