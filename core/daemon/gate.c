@@ -148,6 +148,22 @@ static int load_set(const char *dir, vset *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* Element i of a numeric output. Reply data need not be aligned: copy. */
+static double output_value(const corral_tensor *o, size_t i)
+{
+	const char *p = o->data;
+	double d;
+	float f;
+	int64_t l;
+	int32_t n;
+	switch (o->dtype) {
+	case CORRAL_DT_FP64: memcpy(&d, p + 8 * i, 8); return d;
+	case CORRAL_DT_FP32: memcpy(&f, p + 4 * i, 4); return f;
+	case CORRAL_DT_INT64: memcpy(&l, p + 8 * i, 8); return (double)l;
+	default: memcpy(&n, p + 4 * i, 4); return n;
+	}
+}
+
 /* The metric of model/version on the set, through the daemon's own
  * socket at url. Returns 0, or -1 with err. */
 static int score(const char *url, const char *name, int64_t version, const char *input,
@@ -200,11 +216,7 @@ static int score(const char *url, const char *name, int64_t version, const char 
 			/* one value per row, or the index of the largest (classes) */
 			double best = -INFINITY, pred = 0;
 			for (size_t k = 0; k < width; k++) {
-				size_t i = row * width + k;
-				double v = o->dtype == CORRAL_DT_FP64 ? ((const double *)o->data)[i]
-				    : o->dtype == CORRAL_DT_FP32     ? ((const float *)o->data)[i]
-				    : o->dtype == CORRAL_DT_INT64    ? (double)((const int64_t *)o->data)[i]
-								     : (double)((const int32_t *)o->data)[i];
+				double v = output_value(o, row * width + k);
 				if (width == 1)
 					pred = v;
 				else if (v > best) {

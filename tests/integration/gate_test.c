@@ -119,9 +119,12 @@ int main(int argc, char **argv)
 	f = fopen(set, "w");
 	REQUIRE(f != NULL);
 	fputs("sepal_length,sepal_width,petal_length,petal_width,label\n", f);
-	for (int i = 0; i < ROWS; i++)
+	for (int i = 0; i < ROWS; i++) {
+		int64_t l; /* reply data need not be aligned */
+		memcpy(&l, (const char *)label->data + 8 * i, 8);
 		fprintf(f, "%.1f,%.1f,%.1f,%.1f,%lld\n", x[i * 4], x[i * 4 + 1], x[i * 4 + 2],
-		    x[i * 4 + 3], (long long)((const int64_t *)label->data)[i]);
+		    x[i * 4 + 3], (long long)l);
+	}
 	fclose(f);
 	corral_result_free(r);
 
