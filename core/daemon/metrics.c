@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gate.h"
 #include "metrics.h"
 #include "models.h"
 
@@ -217,6 +218,14 @@ static void render_workers(FILE *f, corrald *d)
 		fprintf(f, ",feature=\"");
 		put_label(f, df->name);
 		fprintf(f, "\"} %.6f\n", df->psi);
+	}
+	header(f, "corral_validation_passed", "gauge",
+	    "1 when the version's validation gate passed, 0 when it failed (kept out of "
+	    "traffic); absent without a validation set and while the check runs.");
+	FOR_EACH_VERSION(d, mv)
+	if (mv->gate == GATE_PASSED || mv->gate == GATE_FAILED) {
+		series(f, "corral_validation_passed", mv);
+		fprintf(f, "} %d\n", mv->gate == GATE_PASSED);
 	}
 	header(f, "corral_worker_starts_total", "counter", "Workers started.");
 	FOR_EACH_VERSION(d, mv)

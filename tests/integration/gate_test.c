@@ -179,6 +179,15 @@ int main(int argc, char **argv)
 	CHECK_INT(corral_validate(anon, "gated", 3, &passed, NULL, &err), CORRAL_E_UNAUTHENTICATED);
 	corral_client_close(anon);
 
+	/* /metrics: 0 for the failed gate, 1 for the passed one */
+	char *text = NULL;
+	CHECK_INT(harness_http_get(h.http_port, "/metrics", &text), 200);
+	CHECK_MSG(text && strstr(text, "corral_validation_passed{model=\"gated\",version=\"2\"} 0") &&
+		strstr(text, "corral_validation_passed{model=\"gated\",version=\"3\"} 1") &&
+		!strstr(text, "corral_validation_passed{model=\"gated\",version=\"1\"}"),
+	    "corral_validation_passed per gated version");
+	free(text);
+
 	/* and the log says it */
 	FILE *log = fopen(h.log, "r");
 	char line[2048];
