@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "front.h"
+#include "gate.h"
 #include "http_server.h"
 #include "log.h"
 #include "models.h"
@@ -342,6 +343,11 @@ out:
 	shadows_stop(d.shadows);
 	workers_stop_all(&d, STOP_GRACE_MS);
 	bool closed = sock_closer_stop(d.closer, STOP_GRACE_MS);
+	/* a validation check still running holds versions and the table */
+	if (!gate_wait_all(&d, STOP_GRACE_MS)) {
+		log_msg(LOG_ERROR, "a validation check does not end; exiting without freeing");
+		_exit(rc);
+	}
 	if (d.worker_dir) {
 		clear_worker_dir(d.worker_dir);
 		rmdir(d.worker_dir);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <corral/client.h>
 
@@ -328,12 +329,26 @@ static bool prepare(corrald *d, model_version *mv, check *k, char *why, size_t w
 static void *gate_thread(void *arg)
 {
 	check *k = arg;
+	corrald *d = k->d;
 	bool passed;
 	char report[512];
 	run_check(k, &passed, report, sizeof report);
 	version_unref(k->mv);
 	free(k);
+	__atomic_sub_fetch(&d->gates_running, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+bool gate_wait_all(corrald *d, int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	while (__atomic_load_n(&d->gates_running, __ATOMIC_ACQUIRE) > 0) {
+		if (now_ms() >= end)
+			return false;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return true;
 }
 
 void gate_start(corrald *d, model_version *mv)
@@ -347,11 +362,16 @@ void gate_start(corrald *d, model_version *mv)
 		snprintf(mv->gate_report, sizeof mv->gate_report, "validation could not run: %s",
 		    k ? why : "out of memory");
 		free(k);
+		log_event(LOG_WARN, &(log_ctx){.model = mv->model->name, .version = mv->version},
+		    "model %s version %lld: validation failed: kept out of traffic: %s",
+		    mv->model->name, (long long)mv->version, mv->gate_report);
 		return;
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	__atomic_add_fetch(&d->gates_running, 1, __ATOMIC_RELEASE);
 	if (pthread_create(&t, &attr, gate_thread, k) != 0) {
+		__atomic_sub_fetch(&d->gates_running, 1, __ATOMIC_RELEASE);
 		mv->gate = GATE_FAILED;
 		snprintf(mv->gate_report, sizeof mv->gate_report,
 		    "validation could not run: no thread");

@@ -41,6 +41,11 @@ corral_status gate_run_now(corrald *d, model *m, int64_t v, bool *passed, char *
 corral_status op_validate(corrald *d, const wire_request *req, msgpack_packer *pk,
     char *err, size_t errlen);
 
+/* Wait up to timeout_ms for the checks started by gate_start to end (at
+ * shutdown, once the client side is stopped, so that their requests
+ * fail fast, and before the model table is freed). false: some still run. */
+bool gate_wait_all(corrald *d, int64_t timeout_ms);
+
 /* "none", "pending", "passed", "failed". */
 const char *gate_state_name(int state);
 

@@ -217,6 +217,7 @@ struct corrald {
 					closed yet (workers.h); supervisor */
 	size_t n_retired, cap_retired;
 	struct sock_closer *closer;  /* sock_closer.h */
+	int gates_running;           /* gate.h checks in progress (atomic) */
 };
 
 /* The numeric version folders under a model's folder, ascending, in
