@@ -43,7 +43,6 @@
 
 #define DEFAULT_CONFIG "/etc/corral/corrald.yaml"
 #define SUPERVISOR_TICK_MS 100
-#define STOP_GRACE_MS 3000
 #define DRAIN_FLUSH_MS 200
 #define SHADOW_SLOTS 8
 
@@ -333,7 +332,7 @@ out:
 		 * would hang too. Stop the workers and leave. */
 		log_msg(LOG_ERROR, "stopping the workers and exiting without closing nng's "
 		    "sockets (see the error about nng issue 1813 above)");
-		workers_stop_all(&d, STOP_GRACE_MS);
+		workers_stop_all(&d, WORKER_STOP_GRACE_MS);
 		_exit(rc);
 	}
 	http_server_stop(http);
@@ -341,10 +340,10 @@ out:
 		front_stop(f);
 	d.front = NULL;
 	shadows_stop(d.shadows);
-	workers_stop_all(&d, STOP_GRACE_MS);
-	bool closed = sock_closer_stop(d.closer, STOP_GRACE_MS);
+	workers_stop_all(&d, WORKER_STOP_GRACE_MS);
+	bool closed = sock_closer_stop(d.closer, WORKER_STOP_GRACE_MS);
 	/* a validation check still running holds versions and the table */
-	if (!gate_wait_all(&d, STOP_GRACE_MS)) {
+	if (!gate_wait_all(&d, WORKER_STOP_GRACE_MS)) {
 		log_msg(LOG_ERROR, "a validation check does not end; exiting without freeing");
 		_exit(rc);
 	}

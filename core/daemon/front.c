@@ -197,15 +197,6 @@ static corral_status check_finite(const wire_tensor *t, char *err, size_t errlen
 	return CORRAL_OK;
 }
 
-static void format_shape(char *buf, size_t n, const int64_t *shape, uint32_t ndim)
-{
-	size_t o = (size_t)snprintf(buf, n, "[");
-	for (uint32_t d = 0; d < ndim && o < n; d++)
-		o += (size_t)snprintf(buf + o, n - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
-	if (o < n)
-		snprintf(buf + o, n - o, "]");
-}
-
 /*
  * Check input t against the version's signature before any worker sees
  * it, each fault with its own code: an input the model does not have or
@@ -237,28 +228,32 @@ static corral_status check_signature(front_req *r, const wire_tensor *t, uint64_
 		    corral_dtype_name(in->dtype), corral_dtype_name(t->dtype));
 		return CORRAL_E_TYPE_MISMATCH;
 	}
+	uint32_t last = in->ndim - 1;
+	corral_status st = CORRAL_OK;
+	if (t->ndim != in->ndim)
+		st = CORRAL_E_RANK_MISMATCH;
+	else if (in->ndim > 0 && in->shape[last] >= 0 && t->shape[last] != in->shape[last])
+		st = CORRAL_E_FEATURE_COUNT_MISMATCH;
+	for (uint32_t d = 0; st == CORRAL_OK && d < in->ndim; d++)
+		if (in->shape[d] >= 0 && t->shape[d] != in->shape[d])
+			st = CORRAL_E_SHAPE_MISMATCH;
+	if (st == CORRAL_OK)
+		return st;
+	/* the shapes are written out for a refusal only, not on every request */
 	char want[128], got[128];
-	format_shape(want, sizeof want, in->shape, in->ndim);
-	format_shape(got, sizeof got, t->shape, t->ndim);
-	if (t->ndim != in->ndim) {
+	wire_format_shape(want, sizeof want, in->shape, in->ndim);
+	wire_format_shape(got, sizeof got, t->shape, t->ndim);
+	if (st == CORRAL_E_RANK_MISMATCH)
 		snprintf(r->err, sizeof r->err, "input '%s' has %u dimensions %s, the model "
 		    "takes %u %s (-1: any)", in->name, t->ndim, got, in->ndim, want);
-		return CORRAL_E_RANK_MISMATCH;
-	}
-	uint32_t last = in->ndim - 1;
-	if (in->ndim > 0 && in->shape[last] >= 0 && t->shape[last] != in->shape[last]) {
+	else if (st == CORRAL_E_FEATURE_COUNT_MISMATCH)
 		snprintf(r->err, sizeof r->err, "input '%s' has %lld features per row, the "
 		    "model takes %lld (shape %s, the model's %s)", in->name,
 		    (long long)t->shape[last], (long long)in->shape[last], got, want);
-		return CORRAL_E_FEATURE_COUNT_MISMATCH;
-	}
-	for (uint32_t d = 0; d < in->ndim; d++)
-		if (in->shape[d] >= 0 && t->shape[d] != in->shape[d]) {
-			snprintf(r->err, sizeof r->err, "input '%s' has shape %s, the model takes "
-			    "%s (-1: any)", in->name, got, want);
-			return CORRAL_E_SHAPE_MISMATCH;
-		}
-	return CORRAL_OK;
+	else
+		snprintf(r->err, sizeof r->err, "input '%s' has shape %s, the model takes "
+		    "%s (-1: any)", in->name, got, want);
+	return st;
 }
 
 /* {v, op: "infer", inputs: [canonical tensors], outputs?: [names]} */

@@ -1,4 +1,5 @@
 /* gate.c - the validation gate (gate.h). */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include <corral/client.h>
 
+#include "cli_input.h"
 #include "control_ops.h"
 #include "gate.h"
 #include "log.h"
@@ -90,62 +92,50 @@ static int load_set(const char *dir, vset *s, char *err, size_t errlen)
 	int rc;
 	s->has_threshold = !isnan(s->threshold);
 
+	/* the CSV parser `corral infer` and `corral batch` read rows with
+	 * (libcsv): a header line, quoting, one length for every row */
 	snprintf(path, sizeof path, "%s/validation.csv", dir);
 	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(err, errlen, "validation.csv: %m");
+	char *text = NULL;
+	size_t len = 0;
+	int e = f ? cli_read_all(f, &text, &len) : errno;
+	if (f)
+		fclose(f);
+	if (e != 0) {
+		snprintf(err, errlen, "validation.csv: %s", strerror(e));
 		return -1;
 	}
-	char *line = NULL;
-	size_t cap = 0, cap_rows = 0;
-	ssize_t len;
-	int lineno = 0;
-	rc = 0;
-	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-		if (++lineno == 1 || len <= 1)
-			continue; /* the header; blank lines */
-		double v[1024];
-		size_t n = 0;
-		char *p = line, *end;
-		while (n < 1024) {
-			v[n] = strtod(p, &end);
-			if (end == p)
-				break;
-			n++;
-			p = end + strspn(end, " \t");
-			if (*p != ',')
-				break;
-			p++;
-		}
-		if (n < 2 || (s->cols && n != s->cols + 1)) {
-			snprintf(err, errlen, "validation.csv line %d: %zu numbers (want the input's "
-			    "values, then the expected one)", lineno, n);
-			rc = -1;
-			break;
-		}
-		s->cols = n - 1;
-		if (s->rows == cap_rows) {
-			cap_rows = cap_rows ? cap_rows * 2 : 256;
-			double *x = realloc(s->x, cap_rows * s->cols * sizeof *x);
-			double *y = x ? realloc(s->y, cap_rows * sizeof *y) : NULL;
-			if (x)
-				s->x = x;
-			if (y == NULL) {
-				snprintf(err, errlen, "out of memory");
-				rc = -1;
-				break;
-			}
-			s->y = y;
-		}
-		memcpy(&s->x[s->rows * s->cols], v, s->cols * sizeof *v);
-		s->y[s->rows++] = v[n - 1];
-	}
-	free(line);
-	fclose(f);
-	if (rc == 0 && s->rows == 0) {
-		snprintf(err, errlen, "validation.csv has no rows");
+	cli_input in = {0};
+	char why[256];
+	rc = cli_input_parse(text, len, CLI_FORMAT_CSV, &in, why, sizeof why) == CLI_OK ? 0 : -1;
+	free(text);
+	const cli_table *t = rc == 0 ? &in.tables[0] : NULL;
+	if (rc != 0)
+		snprintf(err, errlen, "validation.csv: %s", why);
+	else if (in.count != 1 || t->cols < 2) {
+		snprintf(err, errlen, "validation.csv: rows of the input's values, then the "
+		    "expected one");
 		rc = -1;
+	} else if ((s->x = malloc(t->rows * (t->cols - 1) * sizeof *s->x)) == NULL ||
+		   (s->y = malloc(t->rows * sizeof *s->y)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	} else {
+		s->rows = t->rows;
+		s->cols = t->cols - 1;
+		for (size_t r = 0; r < t->rows; r++)
+			for (size_t c = 0; c < t->cols; c++) {
+				const cli_num *v = &t->values[r * t->cols + c];
+				double x = v->kind == CLI_NUM_REAL ? v->v.r
+				    : v->kind == CLI_NUM_INT     ? (double)v->v.i
+								 : (double)v->v.u;
+				if (c < s->cols)
+					s->x[r * s->cols + c] = x;
+				else
+					s->y[r] = x;
+			}
 	}
+	cli_input_free(&in);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "routing.h"
+#include "workers.h"
 
 /* What a reload, load or unload changed, for its reply and the log. */
 #define MAX_CHANGES 256
@@ -535,14 +536,11 @@ static bool signal_workers(model_version *mv, int sig)
 	return running;
 }
 
-/* How long a stopped version's workers get between SIGTERM and SIGKILL. */
-#define STOP_GRACE_MS 3000
-
 /*
  * Move every leaving version along: unloading -> draining once it may
  * (may_drain), draining -> stopped once idle or past the model's request
  * timeout (every request it had is past its deadline), stopped -> out of
- * the table once its workers are reaped (SIGKILL after STOP_GRACE_MS).
+ * the table once its workers are reaped (SIGKILL after WORKER_STOP_GRACE_MS).
  * Lock held.
  */
 static void drain_tick(corrald *d)
@@ -568,7 +566,7 @@ static void drain_tick(corrald *d)
 				signal_workers(mv, SIGTERM);
 			}
 			if (mv->draining && mv->stopped &&
-			    signal_workers(mv, now - mv->drain_since_ms > STOP_GRACE_MS ? SIGKILL : 0))
+			    signal_workers(mv, now - mv->drain_since_ms > WORKER_STOP_GRACE_MS ? SIGKILL : 0))
 				continue;
 			if (mv->draining && mv->stopped) {
 				log_event(LOG_INFO, &(log_ctx){.model = m->name, .version = mv->version},

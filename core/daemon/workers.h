@@ -30,6 +30,10 @@ void workers_close_retired(corrald *d, bool stopping);
  * those whose restart time has come. */
 void workers_tick(corrald *d);
 
+/* How long a worker that is told to stop (SIGTERM) gets before SIGKILL:
+ * at shutdown and when a drained version stops. */
+#define WORKER_STOP_GRACE_MS 3000
+
 /* Stop every worker (SIGTERM, then SIGKILL after grace_ms) and wait. */
 void workers_stop_all(corrald *d, int64_t grace_ms);
 

@@ -474,3 +474,19 @@ double wire_tensor_fp_at(const wire_tensor *t, size_t i)
 	default: return NAN;
 	}
 }
+
+void wire_format_shape(char *buf, size_t n, const int64_t *shape, uint32_t ndim)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i <= ndim && off < n; i++) {
+		int k = i == ndim ? snprintf(buf + off, n - off, "]")
+				  : snprintf(buf + off, n - off, "%s%lld", i ? ", " : "[",
+					(long long)shape[i]);
+		if (k < 0)
+			return;
+		off += (size_t)k;
+	}
+	if (ndim == 0)
+		snprintf(buf, n, "[]");
+}

@@ -115,6 +115,9 @@ corral_status wire_tensor_decode(const msgpack_object *o, wire_tensor *t,
  * little-endian length, then that many bytes)? */
 bool wire_bytes_layout_ok(const void *data, size_t n, int64_t elements);
 
+/* "[2, 4]" (or "[]") into buf, for messages about shapes. */
+void wire_format_shape(char *buf, size_t n, const int64_t *shape, uint32_t ndim);
+
 /* Element i (row-major) of an FP32 or FP64 tensor that passed
  * wire_tensor_decode, as a double, whether its data is bin, a flat array
  * or an array nested as the shape (an integer array value is converted).

@@ -124,21 +124,6 @@ static const corral_tensor_spec *find_spec(const corral_tensor_spec *specs,
 }
 
 /* "[2, -1, 4]" into buf, truncated to fit. */
-static void format_shape(char *buf, size_t n, const int64_t *shape, uint32_t ndim)
-{
-	size_t off = 0;
-	buf[0] = '\0';
-	for (uint32_t i = 0; i <= ndim && off < n; i++) {
-		int k = i == ndim ? snprintf(buf + off, n - off, "]")
-				  : snprintf(buf + off, n - off, "%s%lld", i ? ", " : "[",
-					(long long)shape[i]);
-		if (k < 0)
-			return;
-		off += (size_t)k;
-	}
-	if (ndim == 0)
-		snprintf(buf, n, "[]");
-}
 
 /* Check decoded inputs against the signature; on success fill s->inputs. */
 static corral_status check_inputs(struct serve_state *s,
@@ -185,8 +170,8 @@ static corral_status check_inputs(struct serve_state *s,
 			shape_ok = spec->shape[d] < 0 || spec->shape[d] == t->shape[d];
 		if (!shape_ok) {
 			char want[128], got[128];
-			format_shape(want, sizeof want, spec->shape, spec->ndim);
-			format_shape(got, sizeof got, t->shape, t->ndim);
+			wire_format_shape(want, sizeof want, spec->shape, spec->ndim);
+			wire_format_shape(got, sizeof got, t->shape, t->ndim);
 			snprintf(s->err, sizeof s->err,
 			    "input '%s' has shape %s, the model takes %s (-1: any)",
 			    spec->name, got, want);
