@@ -8,7 +8,7 @@ packages=(
   gcc make cmake pkg-config
   # libraries corral links
   libnng-dev libmsgpack-dev libseccomp-dev libyaml-dev libjansson-dev libcsv-dev
-  libssl-dev
+  libssl-dev libsqlite3-dev
   libxgboost-dev
   # tests: a client we did not write, golden outputs, msgpack from Python
   nng-utils python3 python3-numpy python3-msgpack python3-xgboost

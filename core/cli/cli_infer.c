@@ -56,8 +56,10 @@ static void infer_usage(FILE *f)
 	    "\n"
 	    "Output:\n"
 	    "  {\"model_name\": ..., \"model_version\": N, \"outputs\": [{\"name\": ...,\n"
-	    "   \"datatype\": ..., \"shape\": [...], \"data\": [...]}]}\n"
-	    "  with data flat, in row-major order.\n"
+	    "   \"datatype\": ..., \"shape\": [...], \"data\": [...]}],\n"
+	    "   \"prediction_id\": ID}\n"
+	    "  with data flat, in row-major order; prediction_id (for 'corral\n"
+	    "  feedback') when the daemon logged the prediction.\n"
 	    "\n"
 	    "Exit status: 0 success, 1 the server or the connection failed,\n"
 	    "2 bad arguments or input.\n",
@@ -239,6 +241,11 @@ static int infer_print(const infer_args *a, const corral_result *r)
 	    "model_version", (json_int_t)corral_result_model_version(r),
 	    "outputs", outs);
 	if (!doc)
+		goto nomem;
+	/* the id `corral feedback` names, when the daemon logged it */
+	if (corral_result_prediction_id(r) > 0 &&
+	    json_object_set_new(doc, "prediction_id",
+		json_integer((json_int_t)corral_result_prediction_id(r))) != 0)
 		goto nomem;
 	/* A failed write is reported by main, which checks stdout. */
 	if (cli_print_json(stdout, doc, JSON_REAL_PRECISION(precision)) == 0)

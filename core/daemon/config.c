@@ -9,10 +9,10 @@
 #include "config.h"
 #include "yaml_doc.h"
 
-/* Make `*p` absolute against `base` when it is relative. */
+/* Make `*p` absolute against `base` when it is relative ("" stays: off). */
 static int config_resolve(char **p, const char *base)
 {
-	if (*p == NULL || (*p)[0] == '/')
+	if (*p == NULL || (*p)[0] == '/' || (*p)[0] == '\0')
 		return 0;
 	size_t n = strlen(base) + strlen(*p) + 2;
 	char *abs = malloc(n);
@@ -30,6 +30,24 @@ static char *config_strdup_or_fail(const char *s, int *failed)
 	if (r == NULL)
 		*failed = 1;
 	return r;
+}
+
+static yaml_node_t *sub_mapping(yaml_doc *d, yaml_node_t *root, const char *key,
+    const char *const *known);
+
+static void predlog_keys(yaml_doc *d, yaml_node_t *root, predlog_config *p)
+{
+	static const char *const keys[] = {"path", "sample_rate", "max_rows", "max_age_s",
+	    "max_bytes", "flush_ms", NULL};
+	yaml_node_t *m = sub_mapping(d, root, "prediction_log", keys);
+	if (m == NULL)
+		return;
+	ydoc_str(d, m, "path", &p->path);
+	ydoc_double(d, m, "sample_rate", 0, 1, &p->sample_rate);
+	ydoc_i64(d, m, "max_rows", 0, INT64_MAX, &p->max_rows);
+	ydoc_i64(d, m, "max_age_s", 0, 100LL * 365 * 86400, &p->max_age_s);
+	ydoc_i64(d, m, "max_bytes", 0, INT32_MAX, &p->max_bytes);
+	ydoc_i64(d, m, "flush_ms", 1, 60000, &p->flush_ms);
 }
 
 int daemon_config_load(daemon_config *c, const char *path, char *err,
@@ -54,6 +72,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	c->heartbeat_ms = 5000;
 	c->drift_interval_ms = 10000;
 	c->drift_threshold = 0.2;
+	c->predlog = (predlog_config){.sample_rate = 1, .max_rows = 1000000,
+	    .max_age_s = 7 * 86400, .max_bytes = 1 << 20, .flush_ms = 200};
 	if (oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -68,7 +88,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	    "worker_start_timeout_ms", "restart_delay_ms", "concurrency",
 	    "worker_user", "cgroup_name", "shutdown_grace_ms", "state_dir",
 	    "admin_token_file", "repository_poll_ms", "heartbeat_ms", "http_listen",
-	    "log_format", "log_file", "drift_interval_ms", "drift_threshold", NULL};
+	    "log_format", "log_file", "drift_interval_ms", "drift_threshold", "prediction_log",
+	    NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 
@@ -112,6 +133,7 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 	ydoc_str(&d, root, "log_file", &c->log_file);
 	ydoc_i64(&d, root, "drift_interval_ms", 100, 86400000, &c->drift_interval_ms);
 	ydoc_double(&d, root, "drift_threshold", 0, 100, &c->drift_threshold);
+	predlog_keys(&d, root, &c->predlog);
 	if (!d.failed && strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
 		ydoc_fail(&d, ydoc_get(&d, root, "log_format"), "log_format is text or json");
 	ydoc_str(&d, root, "cgroup_name", &c->cgroup_name);
@@ -145,7 +167,8 @@ int daemon_config_load(daemon_config *c, const char *path, char *err,
 		config_resolve(&c->runtime_dir, base) ||
 		config_resolve(&c->plugin_dir, base) ||
 		config_resolve(&c->state_dir, base) ||
-		config_resolve(&c->admin_token_file, base)
+		config_resolve(&c->admin_token_file, base) ||
+		config_resolve(&c->predlog.path, base)
 	    ? -1 : 0;
 	free(copy);
 	if (rc)
@@ -168,6 +191,7 @@ void daemon_config_free(daemon_config *c)
 	free(c->state_dir);
 	free(c->admin_token_file);
 	free(c->cgroup_name);
+	free(c->predlog.path);
 	memset(c, 0, sizeof *c);
 }
 
@@ -331,6 +355,27 @@ static void model_restart(yaml_doc *d, yaml_node_t *root, restart_policy *r)
 		ydoc_fail(d, m, "restart: max_delay_ms must be at least delay_ms");
 }
 
+static void model_feedback(yaml_doc *d, yaml_node_t *root, feedback_config *f)
+{
+	*f = (feedback_config){.task = FEEDBACK_AUTO, .threshold = 0.5, .window = 1000};
+	static const char *const keys[] = {"task", "output", "threshold", "window", NULL};
+	yaml_node_t *m = sub_mapping(d, root, "feedback", keys);
+	if (m == NULL)
+		return;
+	char *task = NULL;
+	ydoc_str(d, m, "task", &task);
+	if (task != NULL && strcmp(task, "classification") == 0)
+		f->task = FEEDBACK_CLASSIFICATION;
+	else if (task != NULL && strcmp(task, "regression") == 0)
+		f->task = FEEDBACK_REGRESSION;
+	else if (task != NULL)
+		ydoc_fail(d, ydoc_get(d, m, "task"), "feedback: task is classification or regression");
+	free(task);
+	ydoc_str(d, m, "output", &f->output);
+	ydoc_double(d, m, "threshold", -1e300, 1e300, &f->threshold);
+	ydoc_i64(d, m, "window", 1, 1000000, &f->window);
+}
+
 int model_config_load(model_config *c, const char *path, char *err,
     size_t errlen)
 {
@@ -347,7 +392,7 @@ int model_config_load(model_config *c, const char *path, char *err,
 		return -1;
 	static const char *const keys[] = {"plugin", "version_policy",
 	    "request_timeout_ms", "parameters", "user", "read_only_paths", "limits",
-	    "instances", "max_queue", "retryable", "restart", "non_finite", NULL};
+	    "instances", "max_queue", "retryable", "restart", "non_finite", "feedback", NULL};
 	yaml_node_t *root = ydoc_root(&d);
 	ydoc_check_keys(&d, root, keys);
 	ydoc_str(&d, root, "plugin", &c->plugin);
@@ -370,6 +415,7 @@ int model_config_load(model_config *c, const char *path, char *err,
 	c->reject_non_finite = non_finite != NULL && strcmp(non_finite, "reject") == 0;
 	free(non_finite);
 	model_restart(&d, root, &c->restart);
+	model_feedback(&d, root, &c->feedback);
 	bool failed = d.failed;
 	ydoc_free(&d);
 	return failed ? -1 : 0;
@@ -378,6 +424,7 @@ int model_config_load(model_config *c, const char *path, char *err,
 void model_config_free(model_config *c)
 {
 	free(c->plugin);
+	free(c->feedback.output);
 	free(c->user);
 	for (size_t i = 0; i < c->n_ro_paths; i++)
 		free(c->ro_paths[i]);

@@ -17,6 +17,18 @@
  * otherwise: loopback only. */
 #define DEFAULT_HTTP_LISTEN "http://127.0.0.1:9750"
 
+/* The prediction log (predlog.h, docs/monitoring.md). */
+typedef struct predlog_config {
+	char *path;          /* SQLite file; NULL: <state_dir>/predictions.db;
+				"": no log (and no feedback) */
+	double sample_rate;  /* share of answered infers logged, 0 .. 1 */
+	int64_t max_rows;    /* retention: newest rows kept; 0: no limit */
+	int64_t max_age_s;   /* retention: rows older are deleted; 0: no limit */
+	int64_t max_bytes;   /* a request whose inputs and outputs are larger
+				is not logged */
+	int64_t flush_ms;    /* rows wait at most this long to be written */
+} predlog_config;
+
 typedef struct daemon_config {
 	char *listen[CONFIG_MAX_LISTEN]; /* nng URLs */
 	size_t n_listen;
@@ -42,6 +54,7 @@ typedef struct daemon_config {
 	int64_t drift_interval_ms;       /* PSI computed this often (drift.h) */
 	double drift_threshold;          /* a PSI above this is logged */
 	char *log_file;                  /* NULL: stderr */
+	predlog_config predlog;
 } daemon_config;
 
 /* Read `path`; relative paths inside it are taken relative to the file's
@@ -86,6 +99,22 @@ typedef struct worker_limits {
 	int64_t open_files;
 } worker_limits;
 
+/* How feedback (feedback.h) judges a model's predictions. */
+typedef enum feedback_task {
+	FEEDBACK_AUTO,           /* classification when the output is an
+				    integer type or has several values per
+				    row, else regression */
+	FEEDBACK_CLASSIFICATION, /* accuracy, precision, recall, F1 */
+	FEEDBACK_REGRESSION,     /* MAE, RMSE */
+} feedback_task;
+
+typedef struct feedback_config {
+	feedback_task task;
+	char *output;     /* the output judged; NULL: the first */
+	double threshold; /* one probability per row: class 1 at or above */
+	int64_t window;   /* the latest rows the windowed metrics cover */
+} feedback_config;
+
 typedef struct model_config {
 	char *plugin; /* a bare name (<plugin_dir>/<name>.so) or a path */
 	version_policy_kind policy;
@@ -105,6 +134,7 @@ typedef struct model_config {
 	bool reject_non_finite;     /* non_finite: reject - NaN or infinite
 				       input values answer NON_FINITE_INPUT */
 	restart_policy restart;
+	feedback_config feedback;
 } model_config;
 
 /* Read <repository>/<model>/config.yaml. Same error contract as above.

@@ -26,6 +26,7 @@
 #include "front.h"
 #include "gate.h"
 #include "http_server.h"
+#include "predlog.h"
 #include "log.h"
 #include "models.h"
 #include "routing.h"
@@ -170,6 +171,30 @@ static int setup_paths(corrald *d, char *err, size_t errlen)
 	return 0;
 }
 
+/* The prediction log (predlog.h), unless its path is "": by default
+ * predictions.db in the state folder. */
+static int open_predlog(corrald *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg.predlog.path;
+	if (path != NULL && path[0] == '\0')
+		return 0;
+	char *dflt = path == NULL ? path_join(d->cfg.state_dir ? d->cfg.state_dir
+							       : d->cfg.runtime_dir,
+					"predictions.db")
+				  : NULL;
+	if (path == NULL && dflt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	d->predlog = predlog_open(&d->cfg.predlog, path ? path : dflt, err, errlen);
+	if (d->predlog != NULL)
+		log_msg(LOG_INFO, "prediction log %s (sample_rate %g, max_rows %lld, "
+		    "max_age_s %lld)", path ? path : dflt, d->cfg.predlog.sample_rate,
+		    (long long)d->cfg.predlog.max_rows, (long long)d->cfg.predlog.max_age_s);
+	free(dflt);
+	return d->predlog != NULL ? 0 : -1;
+}
+
 /* Every drift_interval_ms: each version's PSI per feature (drift.h), and
  * a log line for each feature that crossed drift_threshold. Supervisor. */
 static void check_drift(corrald *d, int64_t *next_ms)
@@ -251,6 +276,10 @@ int main(int argc, char **argv)
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (setup_paths(&d, err, sizeof err) != 0 || load_admin_token(&d, err, sizeof err) != 0 ||
 	    lifecycle_start(&d, err, sizeof err) != 0) {
+		log_msg(LOG_ERROR, "%s", err);
+		goto out;
+	}
+	if (open_predlog(&d, err, sizeof err) != 0) {
 		log_msg(LOG_ERROR, "%s", err);
 		goto out;
 	}
@@ -347,6 +376,8 @@ out:
 		log_msg(LOG_ERROR, "a validation check does not end; exiting without freeing");
 		_exit(rc);
 	}
+	/* every request is answered: write what the log still queues */
+	predlog_close(d.predlog);
 	if (d.worker_dir) {
 		clear_worker_dir(d.worker_dir);
 		rmdir(d.worker_dir);

@@ -19,11 +19,13 @@
 
 #include "front.h"
 #include "control_ops.h"
+#include "feedback.h"
 #include "shadow.h"
 #include "gate.h"
 #include "info_ops.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "predlog.h"
 #include "routing.h"
 #include "workers.h"
 
@@ -79,6 +81,10 @@ typedef struct front_req {
 	int64_t sent_us;       /* when it was last sent to a worker */
 	int64_t answered_us;   /* when that worker's reply came; 0: none */
 	corral_status status;  /* what the reply says, for the metrics */
+	size_t inputs_off;     /* the inputs array in the worker request in */
+	size_t inputs_len;     /*   r->sb, for the prediction log */
+	int64_t rows;          /* the request's rows (predlog_schema.h) */
+	uint32_t seed;         /* this context's draws for the log's sampling */
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char err[1024];
@@ -276,8 +282,9 @@ static corral_status build_worker_request(front_req *r)
 	msgpack_sbuffer_clear(&r->sb);
 	msgpack_packer *pk = &r->pk;
 	int rc = msgpack_pack_map(pk, n_out ? 4 : 3) || wire_pack_envelope(pk, NULL) ||
-	    wire_pack_kv_str(pk, "op", "infer") || wire_pack_cstr(pk, "inputs") ||
-	    msgpack_pack_array(pk, q->inputs->via.array.size);
+	    wire_pack_kv_str(pk, "op", "infer") || wire_pack_cstr(pk, "inputs");
+	r->inputs_off = r->sb.size;
+	rc = rc || msgpack_pack_array(pk, q->inputs->via.array.size);
 	for (uint32_t i = 0; rc == 0 && i < q->inputs->via.array.size; i++) {
 		wire_tensor t;
 		corral_status st = wire_tensor_decode(&q->inputs->via.array.ptr[i], &t,
@@ -290,8 +297,11 @@ static corral_status build_worker_request(front_req *r)
 			return st;
 		if (r->retries == 0) /* a retry is the same request again */
 			drift_observe(r->mv->drift, &t);
+		if (i == 0)
+			r->rows = t.ndim >= 2 ? t.shape[0] : 1;
 		rc = wire_pack_tensor(pk, &t);
 	}
+	r->inputs_len = r->sb.size - r->inputs_off;
 	if (rc == 0 && n_out > 0)
 		rc = wire_pack_cstr(pk, "outputs") || msgpack_pack_array(pk, n_out);
 	for (uint32_t i = 0; rc == 0 && i < n_out; i++) {
@@ -381,13 +391,23 @@ static void reply_from_worker(front_req *r, nng_msg *wm)
 	const char *tail = NULL;
 	size_t tail_len = 0;
 	corral_status st = check_worker_reply(r, wm, &tail, &tail_len);
+	/* the log copies the inputs from the worker request, still in r->sb */
+	predlog *log = r->d->predlog;
+	int64_t logged = st == CORRAL_OK && log != NULL && !r->req.no_log &&
+		predlog_sampled(log, &r->seed)
+	    ? predlog_submit(log, r->model_name, r->version, r->rows, r->sb.data + r->inputs_off,
+		  r->inputs_len, tail, tail_len)
+	    : 0;
 	msgpack_sbuffer_clear(&r->sb);
 	msgpack_packer *pk = &r->pk;
 	const msgpack_object *id = r->req.id;
 	if (st == CORRAL_OK &&
-	    (msgpack_pack_map(pk, id ? 5 : 4) || wire_pack_envelope(pk, id) ||
+	    (msgpack_pack_map(pk, 4 + (id != NULL) + (logged > 0)) ||
+		wire_pack_envelope(pk, id) ||
 		wire_pack_kv_str(pk, "model_name", r->model_name) ||
 		wire_pack_cstr(pk, "model_version") || wire_pack_i64(pk, r->version) ||
+		(logged > 0 &&
+		    (wire_pack_cstr(pk, "prediction_id") || wire_pack_i64(pk, logged))) ||
 		wire_pack_cstr(pk, "outputs"))) {
 		st = CORRAL_E_INTERNAL;
 		snprintf(r->err, sizeof r->err, "out of memory");
@@ -778,6 +798,7 @@ static void front_handle(front_req *r)
 	    : wire_str_eq(op, "load") || wire_str_eq(op, "unload") || wire_str_eq(op, "reload")
 		? op_lifecycle
 	    : wire_str_eq(op, "validate") ? op_validate
+	    : wire_str_eq(op, "feedback") ? op_feedback
 		: NULL;
 	if (handler == NULL) {
 		snprintf(r->err, sizeof r->err, "unknown op '%.*s'",
@@ -856,6 +877,7 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		front_req *r = &f->reqs[i];
 		r->d = d;
 		r->f = f;
+		r->seed = (uint32_t)random() | 1u;
 		msgpack_sbuffer_init(&r->sb);
 		msgpack_packer_init(&r->pk, &r->sb, msgpack_sbuffer_write);
 		if ((rv = nng_ctx_open(&r->ctx, f->sock)) != 0 ||

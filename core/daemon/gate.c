@@ -14,6 +14,7 @@
 #include "control_ops.h"
 #include "gate.h"
 #include "log.h"
+#include "perf.h"
 #include "routing.h"
 #include "yaml_doc.h"
 
@@ -139,22 +140,6 @@ static int load_set(const char *dir, vset *s, char *err, size_t errlen)
 	return rc;
 }
 
-/* Element i of a numeric output. Reply data need not be aligned: copy. */
-static double output_value(const corral_tensor *o, size_t i)
-{
-	const char *p = o->data;
-	double d;
-	float f;
-	int64_t l;
-	int32_t n;
-	switch (o->dtype) {
-	case CORRAL_DT_FP64: memcpy(&d, p + 8 * i, 8); return d;
-	case CORRAL_DT_FP32: memcpy(&f, p + 4 * i, 4); return f;
-	case CORRAL_DT_INT64: memcpy(&l, p + 8 * i, 8); return (double)l;
-	default: memcpy(&n, p + 4 * i, 4); return n;
-	}
-}
-
 /* The metric of model/version on the set, through the daemon's own
  * socket at url. Returns 0, or -1 with err. */
 static int score(const char *url, const char *name, int64_t version, const char *input,
@@ -166,6 +151,9 @@ static int score(const char *url, const char *name, int64_t version, const char 
 		snprintf(err, errlen, "%.300s", cerr.message);
 		return -1;
 	}
+	/* a validation set is not production traffic: keep it out of the
+	 * prediction log, and so out of the data exported for retraining */
+	corral_client_set_logging(c, false);
 	double sum = 0;
 	size_t right = 0;
 	int rc = 0;
@@ -194,9 +182,7 @@ static int score(const char *url, const char *name, int64_t version, const char 
 		for (uint32_t k = 0; o && k < o->ndim; k++)
 			total *= (size_t)o->shape[k];
 		size_t width = n ? total / n : 0;
-		if (o == NULL || width == 0 || total != n * width ||
-		    (o->dtype != CORRAL_DT_FP32 && o->dtype != CORRAL_DT_FP64 &&
-			o->dtype != CORRAL_DT_INT64 && o->dtype != CORRAL_DT_INT32)) {
+		if (o == NULL || width == 0 || total != n * width || !perf_numeric(o->dtype)) {
 			snprintf(err, errlen, "output '%s': not a numeric output with a value per row",
 			    s->output ? s->output : "(the first)");
 			corral_result_free(r);
@@ -204,17 +190,7 @@ static int score(const char *url, const char *name, int64_t version, const char 
 			break;
 		}
 		for (size_t row = 0; row < n; row++) {
-			/* one value per row, or the index of the largest (classes) */
-			double best = -INFINITY, pred = 0;
-			for (size_t k = 0; k < width; k++) {
-				double v = output_value(o, row * width + k);
-				if (width == 1)
-					pred = v;
-				else if (v > best) {
-					best = v;
-					pred = (double)k;
-				}
-			}
+			double pred = perf_row_prediction(o->dtype, o->data, width, row);
 			double want = s->y[start + row], diff = pred - want;
 			right += fabs(diff) < 1e-9;
 			sum += strcmp(s->metric, "mae") == 0 ? fabs(diff) : diff * diff;

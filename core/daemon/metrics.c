@@ -4,6 +4,7 @@
  * per series (Prometheus's "exposition formats" page), and no Debian
  * package offers a C client library for it. */
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "gate.h"
 #include "metrics.h"
 #include "models.h"
+#include "predlog.h"
 
 #ifndef CORRAL_VERSION
 #define CORRAL_VERSION "0"
@@ -246,6 +248,106 @@ static void render_workers(FILE *f, corrald *d)
 	}
 }
 
+/* Each version's figures from feedback (perf.h), both windows. */
+typedef struct perf_pair {
+	const model_version *mv;
+	perf_report w[2]; /* recent, total */
+} perf_pair;
+
+static void render_perf_family(FILE *f, const perf_pair *p, size_t n, const char *name,
+    bool classification, size_t offset, const char *help)
+{
+	static const char *const windows[2] = {"recent", "total"};
+	header(f, name, "gauge", help);
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < 2; k++) {
+			const perf_report *r = &p[i].w[k];
+			if (r->rows == 0 || r->classification != classification)
+				continue;
+			series(f, name, p[i].mv);
+			fprintf(f, ",window=\"%s\"} %.6g\n", windows[k],
+			    *(const double *)((const char *)r + offset));
+		}
+}
+
+static void render_feedback(FILE *f, corrald *d)
+{
+	header(f, "corral_feedback_rows_total", "counter",
+	    "Rows of the version's predictions given their ground truth by feedback.");
+	size_t n = 0;
+	FOR_EACH_VERSION(d, mv)
+	n++;
+	perf_pair *p = calloc(n ? n : 1, sizeof *p);
+	if (p == NULL)
+		return;
+	n = 0;
+	FOR_EACH_VERSION(d, mv)
+	{
+		p[n].mv = mv;
+		perf_report_of(mv->perf, true, &p[n].w[0]);
+		perf_report_of(mv->perf, false, &p[n].w[1]);
+		series(f, "corral_feedback_rows_total", mv);
+		fprintf(f, "} %llu\n", (unsigned long long)p[n].w[1].rows);
+		n++;
+	}
+	static const char tail[] = " from feedback, over the version's latest rows with "
+				   "feedback (window=\"recent\", the model's feedback.window) "
+				   "or all since corrald started (window=\"total\").";
+	struct {
+		const char *name;
+		bool classification;
+		size_t offset;
+		const char *what;
+	} families[] = {
+	    {"corral_feedback_accuracy_ratio", true, offsetof(perf_report, accuracy),
+		"A classifier's share of predictions that were right"},
+	    {"corral_feedback_precision_ratio", true, offsetof(perf_report, precision),
+		"A classifier's precision (of class 1 for two classes, else the mean over the "
+		"classes met)"},
+	    {"corral_feedback_recall_ratio", true, offsetof(perf_report, recall),
+		"A classifier's recall (of class 1 for two classes, else the mean over the "
+		"classes met)"},
+	    {"corral_feedback_f1_ratio", true, offsetof(perf_report, f1),
+		"A classifier's F1 score (of class 1 for two classes, else the mean over the "
+		"classes met)"},
+	    {"corral_feedback_mean_absolute_error", false, offsetof(perf_report, mae),
+		"A regressor's mean absolute error"},
+	    {"corral_feedback_root_mean_squared_error", false, offsetof(perf_report, rmse),
+		"A regressor's root mean squared error"},
+	};
+	for (size_t k = 0; k < sizeof families / sizeof *families; k++) {
+		char help[512];
+		snprintf(help, sizeof help, "%s%s", families[k].what, tail);
+		render_perf_family(f, p, n, families[k].name, families[k].classification,
+		    families[k].offset, help);
+	}
+	free(p);
+}
+
+static void render_predlog(FILE *f, const predlog *l)
+{
+	predlog_counts c;
+	predlog_stats(l, &c);
+	header(f, "corral_prediction_log_rows", "gauge", "Predictions in the prediction log.");
+	fprintf(f, "corral_prediction_log_rows %lld\n", (long long)c.rows);
+	header(f, "corral_prediction_log_written_total", "counter",
+	    "Predictions written to the prediction log.");
+	fprintf(f, "corral_prediction_log_written_total %llu\n", (unsigned long long)c.written);
+	header(f, "corral_prediction_log_skipped_total", "counter",
+	    "Sampled predictions not logged: the queue to the database was full, or the "
+	    "request was over prediction_log.max_bytes.");
+	fprintf(f, "corral_prediction_log_skipped_total{reason=\"queue_full\"} %llu\n",
+	    (unsigned long long)c.skipped_full);
+	fprintf(f, "corral_prediction_log_skipped_total{reason=\"too_large\"} %llu\n",
+	    (unsigned long long)c.skipped_large);
+	header(f, "corral_prediction_log_failed_total", "counter",
+	    "Predictions queued whose write to the database failed (see the log).");
+	fprintf(f, "corral_prediction_log_failed_total %llu\n", (unsigned long long)c.failed);
+	header(f, "corral_prediction_log_deleted_total", "counter",
+	    "Predictions the retention (max_rows, max_age_s) deleted.");
+	fprintf(f, "corral_prediction_log_deleted_total %llu\n", (unsigned long long)c.deleted);
+}
+
 char *metrics_render(corrald *d, int in_flight, size_t *len)
 {
 	char *buf = NULL;
@@ -260,7 +362,10 @@ char *metrics_render(corrald *d, int in_flight, size_t *len)
 	pthread_mutex_lock(&d->lock);
 	render_requests(f, d);
 	render_workers(f, d);
+	render_feedback(f, d);
 	pthread_mutex_unlock(&d->lock);
+	if (d->predlog != NULL)
+		render_predlog(f, d->predlog);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

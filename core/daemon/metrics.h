@@ -13,7 +13,7 @@
 #include <corral/status.h>
 
 /* Status codes on the wire run from 0 (OK) to this. */
-#define METRICS_MAX_CODE CORRAL_E_FEATURE_COUNT_MISMATCH
+#define METRICS_MAX_CODE CORRAL_E_PREDICTION_NOT_FOUND
 
 /* Upper bounds of the request-duration histogram's buckets, in seconds,
  * from 100 us (a small model's whole round trip) to 10 s. */

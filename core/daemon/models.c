@@ -166,7 +166,10 @@ model_version *version_new(model *m, int64_t v)
 	model_version *mv = calloc(1, sizeof *mv);
 	char num[24];
 	snprintf(num, sizeof num, "%lld", (long long)v);
-	if (mv == NULL || (mv->dir = path_join(m->dir, num)) == NULL) {
+	if (mv == NULL || (mv->dir = path_join(m->dir, num)) == NULL ||
+	    (mv->perf = perf_new()) == NULL) {
+		if (mv != NULL)
+			free(mv->dir);
 		free(mv);
 		return NULL;
 	}
@@ -240,6 +243,7 @@ void version_unref(model_version *mv)
 	free(mv->sandbox);
 	free(mv->provenance);
 	drift_free(mv->drift);
+	perf_free(mv->perf);
 	free(mv->sig);
 	free(mv);
 }

@@ -23,6 +23,7 @@
 #include "drift.h"
 #include "exit_cause.h"
 #include "metrics.h"
+#include "perf.h"
 #include "wire.h"
 
 /* The state of a worker slot (an instance), and of a version as a whole
@@ -154,6 +155,7 @@ struct model_version {
 	size_t n_violations;
 	version_metrics metrics; /* metrics.h; atomic */
 	drift_state *drift;   /* drift.h; NULL: no baseline */
+	perf_state *perf;     /* perf.h: judged by feedback */
 	input_sig *sig;       /* set once, at the first READY; then read
 				 without the lock once sig_known (atomic,
 				 release/acquire) says so */
@@ -218,6 +220,7 @@ struct corrald {
 	size_t n_retired, cap_retired;
 	struct sock_closer *closer;  /* sock_closer.h */
 	int gates_running;           /* gate.h checks in progress (atomic) */
+	struct predlog *predlog;     /* predlog.h; NULL: no prediction log */
 };
 
 /* The numeric version folders under a model's folder, ascending, in

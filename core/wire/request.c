@@ -135,6 +135,13 @@ corral_status wire_request_parse(wire_request *req, const void *buf,
 		 &req->parameters, err, errlen)))
 		return st;
 
+	/* `log: false` keeps an infer out of the prediction log */
+	const msgpack_object *log = wire_map_get(root, "log");
+	if (log != NULL && log->type != MSGPACK_OBJECT_NIL && log->type != MSGPACK_OBJECT_BOOLEAN)
+		return request_fail(err, errlen, CORRAL_E_INVALID_ARGUMENT,
+		    "field '%s' must be a bool", "log");
+	req->no_log = log != NULL && log->type == MSGPACK_OBJECT_BOOLEAN && !log->via.boolean;
+
 	/* version 0 means the default version; a deadline of 0 means none */
 	static const char *const ints[] = {"version", "timeout_ms"};
 	int64_t *dst[] = {&req->version, &req->timeout_ms};

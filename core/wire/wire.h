@@ -69,12 +69,14 @@ typedef struct wire_request {
 	const msgpack_object *inputs;     /* array, or NULL */
 	const msgpack_object *outputs;    /* array, or NULL */
 	const msgpack_object *parameters; /* map, or NULL */
+	bool no_log;                      /* `log: false`: not in the
+					     prediction log */
 } wire_request;
 
 /*
  * Parse the message in buf[0..len) as a request envelope: a single map with
  * `v` == 1 and a string `op`; `model`, `version`, `timeout_ms`, `token`,
- * `inputs`, `outputs`, `parameters` are type-checked when present. Unknown fields are
+ * `inputs`, `outputs`, `parameters`, `log` are type-checked when present. Unknown fields are
  * ignored. On error returns the status and writes a message into err; the
  * request must still be passed to wire_request_fini. The `id` is available
  * whenever the envelope was a map, even on error, so it can be echoed.

@@ -27,6 +27,7 @@ struct corral_client {
 	pthread_mutex_t mu;
 	int timeout_ms;
 	char *token;    /* admin token for control ops, or NULL */
+	bool no_log;    /* infers ask to stay out of the prediction log */
 	uint64_t next_id;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -35,6 +36,7 @@ struct corral_client {
 struct corral_result {
 	nng_msg *msg; /* the reply; output data points into it */
 	int64_t version;
+	int64_t prediction_id; /* 0: not logged */
 	size_t n;
 	corral_tensor *outputs;
 	int64_t *shapes; /* n * CORRAL_MAX_DIMS */
@@ -99,6 +101,13 @@ CLIENT_API void corral_client_set_timeout(corral_client *c, int timeout_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	c->timeout_ms = timeout_ms;
+	pthread_mutex_unlock(&c->mu);
+}
+
+CLIENT_API void corral_client_set_logging(corral_client *c, bool log)
+{
+	pthread_mutex_lock(&c->mu);
+	c->no_log = !log;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -196,6 +205,7 @@ static corral_status result_build(corral_result *r, const msgpack_object *root,
     corral_error *err)
 {
 	r->version = client_i64(wire_map_get(root, "model_version"));
+	r->prediction_id = client_i64(wire_map_get(root, "prediction_id"));
 	const msgpack_object *outs = wire_map_get(root, "outputs");
 	if (outs == NULL || outs->type != MSGPACK_OBJECT_ARRAY)
 		return client_fail(err, CORRAL_E_PROTOCOL, "the reply has no 'outputs' array");
@@ -249,8 +259,9 @@ CLIENT_API corral_status corral_infer(corral_client *c, const char *model,
 	msgpack_packer *pk = &c->pk;
 	/* The server gives up at our deadline too (and answers
 	 * DEADLINE_EXCEEDED), rather than work for a caller who has gone. */
-	int rc = client_begin(c, 3 + (version > 0) + (n_outputs > 0), "infer") ||
+	int rc = client_begin(c, 3 + (version > 0) + (n_outputs > 0) + c->no_log, "infer") ||
 	    wire_pack_kv_str(pk, "model", model) ||
+	    (c->no_log && (wire_pack_cstr(pk, "log") || msgpack_pack_false(pk))) ||
 	    wire_pack_cstr(pk, "timeout_ms") || wire_pack_i64(pk, c->timeout_ms) ||
 	    (version > 0 && (wire_pack_cstr(pk, "version") || wire_pack_i64(pk, version))) ||
 	    wire_pack_cstr(pk, "inputs") || msgpack_pack_array(pk, n_inputs);
@@ -291,6 +302,11 @@ CLIENT_API corral_status corral_infer(corral_client *c, const char *model,
 CLIENT_API int64_t corral_result_model_version(const corral_result *r)
 {
 	return r->version;
+}
+
+CLIENT_API int64_t corral_result_prediction_id(const corral_result *r)
+{
+	return r->prediction_id;
 }
 
 CLIENT_API size_t corral_result_output_count(const corral_result *r)
@@ -727,6 +743,26 @@ CLIENT_API corral_status corral_reload(corral_client *c, const char *model,
     char **changes, corral_error *err)
 {
 	return lifecycle_op(c, "reload", model, 0, changes, err);
+}
+
+CLIENT_API corral_status corral_feedback(corral_client *c, int64_t prediction_id,
+    const double *truth, size_t n, char **reply, corral_error *err)
+{
+	if (reply)
+		*reply = NULL;
+	if (n > 0 && truth == NULL)
+		return client_fail(err, CORRAL_E_INVALID_ARGUMENT, "no truth values");
+	pthread_mutex_lock(&c->mu);
+	msgpack_packer *pk = &c->pk;
+	int rc = client_begin(c, 2, "feedback") || wire_pack_cstr(pk, "prediction_id") ||
+	    wire_pack_i64(pk, prediction_id) || wire_pack_cstr(pk, "truth") ||
+	    msgpack_pack_array(pk, (uint32_t)n);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = msgpack_pack_double(pk, truth[i]);
+	corral_status st = rc ? client_fail(err, CORRAL_E_NOMEM, "out of memory")
+			      : json_roundtrip(c, reply, err);
+	pthread_mutex_unlock(&c->mu);
+	return st;
 }
 
 CLIENT_API corral_status corral_validate(corral_client *c, const char *model,

@@ -1206,6 +1206,7 @@ static void test_status(void)
 		{CORRAL_E_NON_FINITE_INPUT, "NON_FINITE_INPUT"},
 		{CORRAL_E_RANK_MISMATCH, "RANK_MISMATCH"},
 		{CORRAL_E_FEATURE_COUNT_MISMATCH, "FEATURE_COUNT_MISMATCH"},
+		{CORRAL_E_PREDICTION_NOT_FOUND, "PREDICTION_NOT_FOUND"},
 		{CORRAL_E_CONNECT, "CONNECT"},
 		{CORRAL_E_TRANSPORT, "TRANSPORT"},
 		{CORRAL_E_PROTOCOL, "PROTOCOL"},
@@ -1216,12 +1217,12 @@ static void test_status(void)
 		CHECK_STR(n, names[i].name);
 		CHECK_INT(corral_status_parse(n, (unsigned)strlen(n)), names[i].code);
 	}
-	/* Every code from 0 to 20 and 100 to 103 has a name. */
-	for (int c = 0; c <= 20; c++)
+	/* Every code from 0 to 21 and 100 to 103 has a name. */
+	for (int c = 0; c <= 21; c++)
 		CHECK_MSG(strcmp(corral_status_name((corral_status)c), "UNKNOWN") != 0,
 		    "code %d has no name", c);
 
-	CHECK_STR(corral_status_name((corral_status)21), "UNKNOWN");
+	CHECK_STR(corral_status_name((corral_status)22), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)99), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)104), "UNKNOWN");
 	CHECK_STR(corral_status_name((corral_status)-1), "UNKNOWN");

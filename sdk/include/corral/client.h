@@ -51,6 +51,11 @@ void corral_client_close(corral_client *c);
  * that answer before it reports TRANSPORT. */
 void corral_client_set_timeout(corral_client *c, int timeout_ms);
 
+/* Whether this client's infers may go to the daemon's prediction log
+ * (default true; false sends `log: false` with each, for traffic that is
+ * not production's: validation sets, tests, backfills). */
+void corral_client_set_logging(corral_client *c, bool log);
+
 /* ------------------------------------------------------------- infer --- */
 
 typedef struct corral_result corral_result;
@@ -67,6 +72,10 @@ corral_status corral_infer(corral_client *c, const char *model,
 
 /* The model version that answered. */
 int64_t corral_result_model_version(const corral_result *r);
+/* The id under which the daemon logged this prediction, for
+ * corral_feedback; 0 when it was not logged (the log is off, the request
+ * was not sampled or asked not to be, or the log's queue was full). */
+int64_t corral_result_prediction_id(const corral_result *r);
 size_t corral_result_output_count(const corral_result *r);
 /* The i-th output; its pointers are valid until corral_result_free. */
 const corral_tensor *corral_result_output(const corral_result *r, size_t i);
@@ -174,6 +183,19 @@ corral_status corral_unload(corral_client *c, const char *model, int64_t version
     char **changes, corral_error *err);
 corral_status corral_reload(corral_client *c, const char *model, char **changes,
     corral_error *err);
+
+/*
+ * Give the ground truth of a logged prediction (docs/monitoring.md): its
+ * id (corral_result_prediction_id) and n values, one per row of that
+ * request (a class index for a classifier). The daemon stores it in the
+ * prediction log and counts it in the version's accuracy (or error)
+ * metrics. PREDICTION_NOT_FOUND for an id the log never had or no longer
+ * holds; FAILED_PRECONDITION when the prediction already has its truth or
+ * the log is off. When reply is not NULL it receives {"prediction_id",
+ * "model", "version", "rows", "counted"} as JSON, freed by the caller.
+ */
+corral_status corral_feedback(corral_client *c, int64_t prediction_id,
+    const double *truth, size_t n, char **reply, corral_error *err);
 
 /* Run the validation gate of `version` of `model` now (docs/monitoring.md;
  * admin token): score its validation set and compare with the default.

@@ -42,6 +42,9 @@ typedef enum corral_status {
 	CORRAL_E_FEATURE_COUNT_MISMATCH = 20, /* an input's last dimension (its
 						 features) is not the
 						 signature's */
+	CORRAL_E_PREDICTION_NOT_FOUND = 21, /* feedback names a prediction
+					       the log never had or no
+					       longer holds */
 	/* Only produced by the client library, never sent on the wire. */
 	CORRAL_E_CONNECT = 100,  /* could not dial the server */
 	CORRAL_E_TRANSPORT = 101, /* send/receive failed or timed out */
