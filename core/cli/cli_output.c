@@ -189,6 +189,13 @@ static uint32_t half_to_float_bits(uint16_t h)
 	return sign | exp << 23 | (mant & 0x3FF) << 13;
 }
 
+float cli_half_to_float(corral_dtype dt, uint16_t bits)
+{
+	/* BF16 is a float's top half: its bits, shifted, are the float. */
+	return float_from_bits(dt == CORRAL_DT_BF16 ? (uint32_t)bits << 16 :
+	    half_to_float_bits(bits));
+}
+
 static json_t *real_json(double d)
 {
 	if (isnan(d))
@@ -236,9 +243,8 @@ static json_t *element_json(corral_dtype dt, const unsigned char *p)
 		return json_integer(v);
 	}
 	case CORRAL_DT_FP16:
-		return real_json(float_from_bits(half_to_float_bits((uint16_t)u)));
 	case CORRAL_DT_BF16:
-		return real_json(float_from_bits((uint32_t)u << 16));
+		return real_json(cli_half_to_float(dt, (uint16_t)u));
 	case CORRAL_DT_FP32: return real_json(float_from_bits((uint32_t)u));
 	case CORRAL_DT_FP64: {
 		double d;

@@ -32,6 +32,10 @@ cli_rc cli_tensor_json(const corral_tensor *t, json_t **out, char *err,
  * INT64_MAX jansson can only print as reals), 9 for the other types. */
 int cli_real_precision(corral_dtype dt);
 
+/* The value of an FP16 (IEEE 754 binary16) or BF16 element's bits: every
+ * one is exactly a float. */
+float cli_half_to_float(corral_dtype dt, uint16_t bits);
+
 /* {"name", "version", "plugin", "plugin_version", "inputs": [...],
  * "outputs": [...]}, each tensor {"name", "datatype", "shape"} with -1 for
  * a dynamic dimension. NULL when out of memory. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 /* How long feedback waits for its row to be committed, and for the
  * database's write lock. */
 #define PREDLOG_WAIT_MS 5000
+/* The writer thread's nice value (the request path's threads keep 0). */
+#define PREDLOG_NICE 10
 
 /* A queued row: the inputs, then the outputs, in data. */
 typedef struct entry {
@@ -231,6 +234,10 @@ static void apply_retention(predlog *l)
 static void *writer_main(void *arg)
 {
 	predlog *l = arg;
+	/* When the CPUs are all busy, replies come first: the writer falls
+	 * behind (its queue is bounded: PREDLOG_QUEUE_BYTES), not the
+	 * requests. Linux's nice is per thread. */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), PREDLOG_NICE);
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		struct timespec until;

@@ -18,6 +18,10 @@
  *   truth      NULL until `feedback` gives the ground truth: then a
  *              MessagePack array of one number per row
  *   truth_time_ms  when that feedback came
+ *
+ * No index beyond the id: each would cost every insert, on the writer
+ * that keeps up with the request path, while an export that filters by
+ * model reads the table once anyway.
  */
 #ifndef CORRAL_PREDLOG_SCHEMA_H
 #define CORRAL_PREDLOG_SCHEMA_H
@@ -32,8 +36,6 @@
 	" inputs BLOB NOT NULL,"                                              \
 	" outputs BLOB NOT NULL,"                                             \
 	" truth BLOB,"                                                        \
-	" truth_time_ms INTEGER);"                                            \
-	"CREATE INDEX IF NOT EXISTS predictions_by_model"                     \
-	" ON predictions (model, version, id);"
+	" truth_time_ms INTEGER);"
 
 #endif

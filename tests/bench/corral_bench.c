@@ -13,6 +13,8 @@
  *   corral       the same request through libcorral -> corrald ->
  *                corral-worker (seccomp) -> back, at concurrency 1 and 16
  *                (threads, one client each; one worker per model)
+ *   prediction log  (linear) the same corral requests logged (corrald's
+ *                default: every answered infer) and sent with `log: false`
  *   nng relay    (linear, 1 row only) a bare nng REQ/REP echo behind one
  *                relay process (nng_device): the same two hops as client
  *                -> corrald -> worker, with no corral code
@@ -569,6 +571,7 @@ typedef struct run {
 	/* corral */
 	const bench_model *model;
 	request *req;
+	bool no_log;       /* send log: false (not in the prediction log) */
 	int failures;
 	char failure[sizeof ((corral_error *)0)->message];
 	pthread_mutex_t mu;
@@ -594,6 +597,8 @@ static void *echo_client(void *arg)
 	nng_socket s;
 	if (nng_req0_open(&s) != 0 || nng_dial(s, r->url, NULL, 0) != 0)
 		die("dial %s failed", r->url);
+	/* a reply the relay lost must not stall the run (seen once) */
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
 	double *lat = r->lat + a->index * r->per_thread;
 	for (size_t i = 0; i < r->per_thread; i++) {
 		double t = now_us();
@@ -644,6 +649,7 @@ static void *corral_client_thread(void *arg)
 	corral_error err;
 	if (corral_client_open(&c, r->url, &err) != CORRAL_OK)
 		die("%s", err.message);
+	corral_client_set_logging(c, !r->no_log);
 	double *lat = r->lat + a->index * r->per_thread;
 	for (size_t i = 0; i < r->per_thread; i++) {
 		double t = now_us();
@@ -876,6 +882,35 @@ static void bench_batch(harness *h, const char *cli, const bench_model *lin)
 		    rt->rps * 64, BATCH_BENCH_ROWS / secs / (rt->rps * 64));
 }
 
+/* The prediction log's cost at full sampling (corrald's default): the
+ * linear model's requests logged, against the same requests sent with
+ * `log: false`, through the same daemon, alternating. */
+static void bench_predlog(harness *h, bench_model *lin, size_t total, double max_us)
+{
+	printf("\nprediction log at full sampling (linear; logged / log: false, same "
+	       "daemon):\n");
+	for (int b = 0; b < N_BATCHES; b++) {
+		if (!lin->req[b].ok)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			stats st[2];
+			for (int logged = 0; logged < 2; logged++) {
+				run r = {.url = h->ipc_url, .model = lin, .req = &lin->req[b],
+				    .no_log = !logged};
+				run_threads(corral_client_thread, &r, concs[k],
+				    100 * (size_t)concs[k], max_us / 10);
+				st[logged] = run_threads(corral_client_thread, &r, concs[k], total,
+				    max_us);
+			}
+			if (st[0].valid && st[1].valid)
+				printf("  %2lld rows, concurrency %2d: p50 %.1f / %.1f us (x%.2f)  "
+				       "p99 x%.2f  throughput x%.2f\n", (long long)batches[b],
+				    concs[k], st[1].p50, st[0].p50, st[1].p50 / st[0].p50,
+				    st[1].p99 / st[0].p99, st[1].rps / st[0].rps);
+		}
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1037,7 +1072,9 @@ int main(int argc, char **argv)
 		}
 	}
 
-	const bench_model *lin = &models[0];
+	bench_model *lin = &models[0];
+	if (lin->served)
+		bench_predlog(&h, lin, total, max_us);
 	if (cli != NULL && lin->served)
 		bench_batch(&h, cli, lin);
 	if (lin->served && relay_st[0].valid && lin->corral[0][0].valid) {
