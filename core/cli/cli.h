@@ -28,7 +28,7 @@ typedef struct cli_ctx {
 typedef int cli_command_fn(cli_ctx *ctx, int argc, char **argv);
 
 cli_command_fn cli_infer, cli_metadata, cli_models, cli_health, cli_status,
-    cli_control, cli_batch, cli_baseline, cli_export_log;
+    cli_control, cli_batch, cli_baseline, cli_export_log, cli_feedback;
 
 /* getopt_long values of the shared options; commands number theirs from
  * CLI_OPT_COMMAND up. */

@@ -19,6 +19,7 @@ static const struct {
 	{"status", cli_status},
 	{"batch", cli_batch},
 	{"baseline", cli_baseline},
+	{"feedback", cli_feedback},
 	{"export-log", cli_export_log},
 	{"promote", cli_control},
 	{"load", cli_control},
@@ -46,6 +47,7 @@ static void main_usage(FILE *f)
 	    "  status [MODEL]        show workers, exits by cause, limits, sandbox\n"
 	    "  batch MODEL FILE -o OUT   score a CSV or JSON-lines file of any size\n"
 	    "  baseline DIR TRAIN.csv    write a version's drift baseline (offline)\n"
+	    "  feedback ID VALUE...      the ground truth of a logged prediction\n"
 	    "  export-log MODEL [-o OUT] the prediction log as CSV (offline)\n"
 	    "  promote MODEL VERSION make VERSION the default (admin token)\n"
 	    "  rollback MODEL        back to the previous default (admin token)\n"

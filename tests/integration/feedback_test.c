@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -228,6 +229,29 @@ int main(int argc, char **argv)
 	}
 	check_classifier("churn", "total", cpred, ctruth, 4);
 	CHECK_NEAR(perf_metric("corral_feedback_precision_ratio", "churn", "total"), 0.5, 1e-9);
+
+	/* the same through `corral feedback` */
+	{
+		double p;
+		int64_t id = infer(c, "churn", stay, 1, 4, "probability", &p, 1);
+		char cmd[600], out[160];
+		snprintf(out, sizeof out, "%s/feedback.out", h.dir);
+		snprintf(cmd, sizeof cmd, "'%s' --url '%s' feedback %lld 0 > '%s' 2>&1", cli,
+		    h.ipc_url, (long long)id, out);
+		CHECK_INT(system(cmd), 0);
+		json_t *j = json_load_file(out, 0, NULL);
+		CHECK(json_is_true(json_object_get(j, "counted")));
+		CHECK_INT(json_integer_value(json_object_get(j, "prediction_id")), id);
+		json_decref(j);
+		int rc = system(cmd);
+		CHECK_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 1);
+		FILE *f = fopen(out, "r");
+		char line[512] = "";
+		CHECK(f != NULL && fgets(line, sizeof line, f) != NULL);
+		CHECK_MSG(strstr(line, "FAILED_PRECONDITION") != NULL, "%s", line);
+		if (f)
+			fclose(f);
+	}
 
 	/* house, a regressor: one request of three rows, truth off by 1, -2, 3 */
 	double hx[9] = {1200, 3, 10, 2000, 4, 5, 800, 2, 40}, hp[3];
