@@ -633,6 +633,29 @@ def check_errors(cl):
     E("worker-only op describe", {"v": 1, "op": "describe"}, "UNKNOWN_OP")
     still_answers(cl, "envelope errors")
 
+    # --- the prediction log's fields and the feedback op
+    E("log = \"no\"", valid_infer(log="no"), "INVALID_ARGUMENT")
+    E("log = 0 on health", {"v": 1, "op": "health", "log": 0}, "INVALID_ARGUMENT")
+    E("feedback without prediction_id", {"v": 1, "op": "feedback", "truth": 1},
+      "INVALID_ARGUMENT")
+    E("feedback with prediction_id \"1\"",
+      {"v": 1, "op": "feedback", "prediction_id": "1", "truth": 1}, "INVALID_ARGUMENT")
+    E("feedback with prediction_id -3",
+      {"v": 1, "op": "feedback", "prediction_id": -3, "truth": 1}, "INVALID_ARGUMENT")
+    E("feedback without truth", {"v": 1, "op": "feedback", "prediction_id": 1},
+      "INVALID_ARGUMENT")
+    E("feedback with truth \"yes\"",
+      {"v": 1, "op": "feedback", "prediction_id": 1, "truth": "yes"}, "INVALID_ARGUMENT")
+    E("feedback with truth [1, nil]",
+      {"v": 1, "op": "feedback", "prediction_id": 1, "truth": [1, None]},
+      "INVALID_ARGUMENT")
+    E("feedback with truth []",
+      {"v": 1, "op": "feedback", "prediction_id": 1, "truth": []}, "INVALID_ARGUMENT")
+    E("feedback for a prediction never logged",
+      {"v": 1, "op": "feedback", "prediction_id": 2 ** 62, "truth": 1},
+      "PREDICTION_NOT_FOUND")
+    still_answers(cl, "prediction log and feedback errors")
+
     # --- model and version
     E("model = 7", valid_infer(model=7), "INVALID_ARGUMENT")
     E("unknown model", valid_infer(model="nope"), "MODEL_NOT_FOUND")
