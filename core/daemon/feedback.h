@@ -14,8 +14,8 @@
 /*
  * {prediction_id, truth: a number or an array of one per row} -> {
  * prediction_id, model, version, rows, counted}. No token: any client
- * that may infer may give feedback. nng's threads; it may block on the
- * database for a few seconds.
+ * that may infer may give feedback. It may block on the database for a
+ * few seconds: front.c runs it on a thread of its own, never on nng's.
  */
 corral_status op_feedback(corrald *d, const wire_request *req, msgpack_packer *pk,
     char *err, size_t errlen);

@@ -40,6 +40,15 @@
  * too before its connection's end is seen. */
 #define FRONT_MAX_RETRIES 2
 
+/* Ops that may block for a while (validate scores a whole set; feedback
+ * waits on the prediction log's database) run on threads of their own:
+ * nng has a few task threads for every request's callbacks, and a blocked
+ * one would hold up everybody's infers. */
+#define FRONT_SLOW_THREADS 2
+
+typedef corral_status op_handler(corrald *, const wire_request *, msgpack_packer *, char *,
+    size_t);
+
 typedef struct front_req {
 	corrald *d;
 	struct front *f;
@@ -88,6 +97,8 @@ typedef struct front_req {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	char err[1024];
+	op_handler *slow_op;    /* queued for the slow threads: this op */
+	struct front_req *slow_next;
 } front_req;
 
 struct front {
@@ -97,6 +108,13 @@ struct front {
 	size_t n;
 	bool draining; /* atomic: new requests are refused */
 	int busy;      /* atomic: requests received and not yet answered */
+	/* the slow ops' queue and threads (FRONT_SLOW_THREADS) */
+	pthread_mutex_t slow_lock;
+	pthread_cond_t slow_cv;
+	front_req *slow_head, *slow_tail;
+	bool slow_stop;
+	pthread_t slow_threads[FRONT_SLOW_THREADS];
+	size_t n_slow_threads;
 };
 
 static void front_recv(front_req *r)
@@ -762,6 +780,57 @@ static void dispatch_locked(front_req *r)
 
 /* ------------------------------------------------------------ dispatch --- */
 
+/* Run r's op and answer it: on a slow thread, or inline. */
+static void run_op(front_req *r, op_handler *handler)
+{
+	msgpack_sbuffer_clear(&r->sb);
+	corral_status st = handler(r->d, &r->req, &r->pk, r->err, sizeof r->err);
+	if (st != CORRAL_OK)
+		front_send_error(r, st, r->err);
+	else
+		front_send(r);
+}
+
+static void *slow_main(void *arg)
+{
+	front *f = arg;
+	pthread_mutex_lock(&f->slow_lock);
+	for (;;) {
+		while (f->slow_head == NULL && !f->slow_stop)
+			pthread_cond_wait(&f->slow_cv, &f->slow_lock);
+		front_req *r = f->slow_head;
+		if (r == NULL)
+			break;
+		f->slow_head = r->slow_next;
+		if (f->slow_head == NULL)
+			f->slow_tail = NULL;
+		bool stopping = f->slow_stop;
+		pthread_mutex_unlock(&f->slow_lock);
+		if (stopping)
+			front_send_error(r, CORRAL_E_UNAVAILABLE, "corrald is shutting down");
+		else
+			run_op(r, r->slow_op);
+		pthread_mutex_lock(&f->slow_lock);
+	}
+	pthread_mutex_unlock(&f->slow_lock);
+	return NULL;
+}
+
+static void queue_slow(front_req *r, op_handler *handler)
+{
+	front *f = r->f;
+	r->slow_op = handler;
+	r->slow_next = NULL;
+	pthread_mutex_lock(&f->slow_lock);
+	if (f->slow_tail != NULL)
+		f->slow_tail->slow_next = r;
+	else
+		f->slow_head = r;
+	f->slow_tail = r;
+	pthread_cond_signal(&f->slow_cv);
+	pthread_mutex_unlock(&f->slow_lock);
+}
+
 static void front_handle(front_req *r)
 {
 	size_t len = nng_msg_len(r->msg);
@@ -787,8 +856,7 @@ static void front_handle(front_req *r)
 			front_infer(r);
 		return;
 	}
-	corral_status (*handler)(corrald *, const wire_request *, msgpack_packer *,
-	    char *, size_t) = wire_str_eq(op, "metadata") ? op_metadata
+	op_handler *handler = wire_str_eq(op, "metadata") ? op_metadata
 	    : wire_str_eq(op, "models")                   ? op_models
 	    : wire_str_eq(op, "health")                   ? op_health
 	    : wire_str_eq(op, "status")                   ? op_status
@@ -812,12 +880,10 @@ static void front_handle(front_req *r)
 		front_send_error(r, CORRAL_E_INVALID_ARGUMENT, r->err);
 		return;
 	}
-	msgpack_sbuffer_clear(&r->sb);
-	st = handler(r->d, &r->req, &r->pk, r->err, sizeof r->err);
-	if (st != CORRAL_OK)
-		front_send_error(r, st, r->err);
+	if (handler == op_validate || handler == op_feedback)
+		queue_slow(r, handler);
 	else
-		front_send(r);
+		run_op(r, handler);
 }
 
 static void front_done(void *arg)
@@ -861,6 +927,8 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		return NULL;
 	}
 	f->d = d;
+	pthread_mutex_init(&f->slow_lock, NULL);
+	pthread_cond_init(&f->slow_cv, NULL);
 	int rv;
 	size_t hard = (size_t)d->cfg.max_request_bytes * FRONT_RECV_HARD_FACTOR;
 	if ((rv = nng_rep0_open(&f->sock)) != 0 ||
@@ -890,6 +958,11 @@ front *front_start(corrald *d, char *err, size_t errlen)
 		}
 		f->n = i + 1;
 	}
+	for (; f->n_slow_threads < FRONT_SLOW_THREADS; f->n_slow_threads++)
+		if (pthread_create(&f->slow_threads[f->n_slow_threads], NULL, slow_main, f) != 0) {
+			snprintf(err, errlen, "cannot start threads");
+			goto fail;
+		}
 	for (size_t i = 0; i < n; i++)
 		front_recv(&f->reqs[i]);
 	return f;
@@ -942,6 +1015,14 @@ int front_busy(front *f)
 
 void front_stop(front *f)
 {
+	/* The slow ops first: one running finishes and answers; those still
+	 * queued are answered UNAVAILABLE. */
+	pthread_mutex_lock(&f->slow_lock);
+	f->slow_stop = true;
+	pthread_cond_broadcast(&f->slow_cv);
+	pthread_mutex_unlock(&f->slow_lock);
+	for (size_t i = 0; i < f->n_slow_threads; i++)
+		pthread_join(f->slow_threads[i], NULL);
 	/* Stop every operation, waiting for running callbacks, while the
 	 * socket is still open: a worker-side callback sends its reply on the
 	 * client side, and nng must not see that send race the socket's
@@ -975,6 +1056,8 @@ void front_stop(front *f)
 		release_version(r);
 		msgpack_sbuffer_destroy(&r->sb);
 	}
+	pthread_mutex_destroy(&f->slow_lock);
+	pthread_cond_destroy(&f->slow_cv);
 	free(f->reqs);
 	free(f);
 }

@@ -30,14 +30,14 @@ void gate_start(corrald *d, model_version *mv);
  * CORRAL_OK when it could run (passed or not: see *passed), else the
  * error (VERSION_NOT_FOUND, FAILED_PRECONDITION without a validation set
  * or not READY) with report saying why. Any thread but nng's own
- * callbacks' would do; the validate op runs it on one (it only waits on
- * other contexts). Takes the lock. */
+ * callbacks'. Takes the lock. */
 corral_status gate_run_now(corrald *d, model *m, int64_t v, bool *passed, char *report,
     size_t reportlen);
 
 /* The validate op (docs/protocol.md): the admin token, model and version;
- * runs gate_run_now and replies {model, version, passed, report}. nng's
- * threads; blocks while the set is scored. */
+ * runs gate_run_now and replies {model, version, passed, report}. Blocks
+ * while the set is scored: front.c runs it on a thread of its own, never
+ * on nng's. */
 corral_status op_validate(corrald *d, const wire_request *req, msgpack_packer *pk,
     char *err, size_t errlen);
 
