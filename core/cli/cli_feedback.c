@@ -25,7 +25,7 @@ static void feedback_usage(FILE *f)
 	    "(counted is false when the prediction cannot be judged: its request\n"
 	    "asked for other outputs, or its version is not served any more).\n"
 	    "\n"
-	    "Options:\n"
+	    "Options (before PREDICTION_ID, so that a VALUE may be negative):\n"
 	    "  --url URL, --timeout MS  as for 'corral --help'\n"
 	    "  -h, --help    show this help\n"
 	    "\n"
@@ -44,7 +44,8 @@ int cli_feedback(cli_ctx *ctx, int argc, char **argv)
 	};
 	int opt;
 	optind = 0;
-	while ((opt = cli_getopt(ctx, "feedback", argc, argv, ":h", longopts)) != -1) {
+	/* '+': options end at PREDICTION_ID, so a negative VALUE is a value */
+	while ((opt = cli_getopt(ctx, "feedback", argc, argv, "+:h", longopts)) != -1) {
 		switch (opt) {
 		case 'h':
 			feedback_usage(stdout);

@@ -25,7 +25,7 @@ typedef struct predlog_config {
 	int64_t max_rows;    /* retention: newest rows kept; 0: no limit */
 	int64_t max_age_s;   /* retention: rows older are deleted; 0: no limit */
 	int64_t max_bytes;   /* a request whose inputs and outputs are larger
-				is not logged */
+				is not logged; 0: no limit (but the queue's) */
 	int64_t flush_ms;    /* rows wait at most this long to be written */
 } predlog_config;
 

@@ -120,6 +120,17 @@ static bool judge(const predlog_row *row, const feedback_config *fc, judgement *
 	j->classification = fc->task == FEEDBACK_CLASSIFICATION ||
 	    (fc->task == FEEDBACK_AUTO && (integer || width > 1));
 	j->classes = !j->classification ? 0 : width > 1 ? width : integer ? PERF_MAX_CLASSES : 2;
+	if (!j->classification && width > 1) {
+		snprintf(why, whylen, "a regressor's output '%.*s' needs one value per row, "
+		    "not %zu", (int)(t.name.len > 64 ? 64 : t.name.len), t.name.ptr, width);
+		goto out;
+	}
+	if (j->classes > PERF_MAX_CLASSES) {
+		snprintf(why, whylen, "output '%.*s' has %zu classes; feedback judges up to %d",
+		    (int)(t.name.len > 64 ? 64 : t.name.len), t.name.ptr, j->classes,
+		    PERF_MAX_CLASSES);
+		goto out;
+	}
 	if ((j->pred = malloc((size_t)row->rows * sizeof *j->pred)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto out;
@@ -187,8 +198,8 @@ corral_status op_feedback(corrald *d, const wire_request *req, msgpack_packer *p
 		goto out;
 	}
 	if ((int64_t)n != row.rows) {
-		snprintf(err, errlen, "prediction %lld has %lld rows; 'truth' has %zu values",
-		    (long long)id, (long long)row.rows, n);
+		snprintf(err, errlen, "prediction %lld has %lld rows; 'truth' has %zu value%s",
+		    (long long)id, (long long)row.rows, n, n == 1 ? "" : "s");
 		st = CORRAL_E_INVALID_ARGUMENT;
 		goto out;
 	}
@@ -219,12 +230,22 @@ corral_status op_feedback(corrald *d, const wire_request *req, msgpack_packer *p
 		goto out;
 
 	/* counted in the version that answered, while it is served */
-	bool counted = judged && mv != NULL &&
-	    perf_add(mv->perf, j.classification, j.pred, truth, n, m->cfg.feedback.window) == 0;
+	int added = judged && mv != NULL
+	    ? perf_add(mv->perf, j.classification, j.pred, truth, n, m->cfg.feedback.window)
+	    : -1;
+	if (judged && mv == NULL)
+		snprintf(why, sizeof why, "the version is not served any more");
+	else if (added == -2)
+		snprintf(why, sizeof why, "its output reads as a %s's, the version's earlier "
+		    "feedback as a %s's (set feedback: task and output in the model's config)",
+		    j.classification ? "classifier" : "regressor",
+		    j.classification ? "regressor" : "classifier");
+	else if (added == -1 && judged)
+		snprintf(why, sizeof why, "out of memory");
+	bool counted = added == 0;
 	if (!counted)
 		log_event(LOG_DEBUG, &(log_ctx){.model = row.model, .version = row.version},
-		    "feedback for prediction %lld stored, not counted: %s", (long long)id,
-		    mv == NULL && m != NULL ? "the version is not served any more" : why);
+		    "feedback for prediction %lld stored, not counted: %s", (long long)id, why);
 	if (msgpack_pack_map(pk, req->id ? 7 : 6) || wire_pack_envelope(pk, req->id) ||
 	    wire_pack_cstr(pk, "prediction_id") || wire_pack_i64(pk, id) ||
 	    wire_pack_kv_str(pk, "model", row.model) || wire_pack_cstr(pk, "version") ||

@@ -265,7 +265,7 @@ static void render_perf_family(FILE *f, const perf_pair *p, size_t n, const char
 			if (r->rows == 0 || r->classification != classification)
 				continue;
 			series(f, name, p[i].mv);
-			fprintf(f, ",window=\"%s\"} %.6g\n", windows[k],
+			fprintf(f, ",window=\"%s\"} %.10g\n", windows[k],
 			    *(const double *)((const char *)r + offset));
 		}
 }
@@ -292,7 +292,7 @@ static void render_feedback(FILE *f, corrald *d)
 	}
 	static const char tail[] = " from feedback, over the version's latest rows with "
 				   "feedback (window=\"recent\", the model's feedback.window) "
-				   "or all since corrald started (window=\"total\").";
+				   "or all since the version was loaded (window=\"total\").";
 	struct {
 		const char *name;
 		bool classification;

@@ -86,6 +86,8 @@ static void sums_add(sums *s, bool classification, double pred, double truth)
 	if (!classification)
 		return;
 	size_t p = (size_t)pred, t = (size_t)truth;
+	if (p >= PERF_MAX_CLASSES || t >= PERF_MAX_CLASSES)
+		return; /* perf_add's caller checks; never index out of range */
 	if (p == t) {
 		s->right++;
 		s->tp[t]++;
@@ -121,12 +123,15 @@ int perf_add(perf_state *p, bool classification, const double *pred, const doubl
     size_t n, int64_t window)
 {
 	pthread_mutex_lock(&p->lock);
+	if (p->total.rows > 0 && p->classification != classification) {
+		pthread_mutex_unlock(&p->lock);
+		return -2;
+	}
 	if (ring_resize(p, (size_t)window) != 0) {
 		pthread_mutex_unlock(&p->lock);
 		return -1;
 	}
-	if (p->total.rows == 0)
-		p->classification = classification;
+	p->classification = classification;
 	for (size_t i = 0; i < n; i++) {
 		sums_add(&p->total, p->classification, pred[i], truth[i]);
 		p->ring[p->next][0] = pred[i];

@@ -38,9 +38,11 @@ perf_state *perf_new(void);
 void perf_free(perf_state *p);
 
 /* Count n rows: pred[i] was predicted, truth[i] is right. A classifier's
- * values are class indexes (in range: the caller checks). The first call
- * fixes whether the state is a classifier's; window (>= 1) is the rows the
- * recent figures cover. 0, or -1 when out of memory (nothing counted). */
+ * values are class indexes below PERF_MAX_CLASSES (the caller checks;
+ * others are left out of the per-class counts). The first rows counted
+ * fix whether the state is a classifier's: rows judged the other way get
+ * -2, nothing counted. window (>= 1) is the rows the recent figures
+ * cover. 0, or -1 when out of memory (nothing counted). */
 int perf_add(perf_state *p, bool classification, const double *pred, const double *truth,
     size_t n, int64_t window);
 

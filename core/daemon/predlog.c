@@ -25,6 +25,11 @@
 #define PREDLOG_WAIT_MS 5000
 /* The writer thread's nice value (the request path's threads keep 0). */
 #define PREDLOG_NICE 10
+/* Ids are reserved in the database this many at a time, ahead of being
+ * handed out: rows that a crash keeps from being written never see their
+ * ids given again to other predictions after the restart (feedback
+ * could meet the wrong one). A restart skips what its run left unused. */
+#define PREDLOG_ID_BLOCK 100000
 
 /* A queued row: the inputs, then the outputs, in data. */
 typedef struct entry {
@@ -49,6 +54,7 @@ struct predlog {
 	bool urgent;          /* feedback waits for a queued row */
 	bool stopping;
 	int64_t last_id;      /* the last id handed out */
+	int64_t reserved_id;  /* ids up to this are reserved in the database */
 	int64_t committed_id; /* every id up to this is written (or failed) */
 	pthread_t thread;
 	predlog_counts counts; /* atomics */
@@ -137,6 +143,20 @@ static sqlite3 *connect(const char *path, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------ writer --- */
+
+/* Record ids up to `upto` as used, in the table AUTOINCREMENT keeps
+ * (SQLite lets it be written): the next start goes on from there. 0, or
+ * -1 with why. Writer thread, or before it starts. */
+static int reserve_ids(predlog *l, int64_t upto, char *why, size_t whylen)
+{
+	static const char sql[] =
+	    "INSERT INTO sqlite_sequence (name, seq) SELECT 'predictions', 0 WHERE NOT EXISTS "
+	    "(SELECT 1 FROM sqlite_sequence WHERE name = 'predictions');"
+	    "UPDATE sqlite_sequence SET seq = max(seq, %lld) WHERE name = 'predictions';";
+	char text[sizeof sql + 24];
+	snprintf(text, sizeof text, sql, (long long)upto);
+	return exec(l->wdb, text, why, whylen);
+}
 
 /* Insert the batch in one transaction; the rows written, or 0. */
 static size_t write_batch(predlog *l, entry *batch, size_t n)
@@ -247,7 +267,7 @@ static void *writer_main(void *arg)
 			;
 		entry *batch = l->head;
 		size_t n = l->pending;
-		int64_t last = l->last_id;
+		int64_t last = l->last_id, reserved = l->reserved_id;
 		bool stop = l->stopping;
 		l->head = l->tail = NULL;
 		l->pending = l->pending_bytes = 0;
@@ -265,8 +285,16 @@ static void *writer_main(void *arg)
 			batch = next;
 		}
 		apply_retention(l);
+		char why[256];
+		bool extend = reserved - last < PREDLOG_ID_BLOCK / 2;
+		if (extend && reserve_ids(l, last + PREDLOG_ID_BLOCK, why, sizeof why) != 0) {
+			log_msg(LOG_ERROR, "prediction log: cannot reserve ids: %s", why);
+			extend = false;
+		}
 
 		pthread_mutex_lock(&l->lock);
+		if (extend)
+			l->reserved_id = last + PREDLOG_ID_BLOCK;
 		l->committed_id = last;
 		pthread_cond_broadcast(&l->committed_cv);
 		if (stop && l->head == NULL)
@@ -304,12 +332,17 @@ predlog *predlog_open(const predlog_config *cfg, const char *path, char *err,
 		snprintf(err, errlen, "prediction log %s: %s", path, why);
 		goto fail;
 	}
-	/* ids go on from the highest ever handed out, deleted rows included */
+	/* ids go on from the highest ever reserved (reserve_ids) */
 	l->last_id = query_i64(l->wdb,
 	    "SELECT max(seq) FROM (SELECT seq FROM sqlite_sequence WHERE name = "
 	    "'predictions' UNION ALL SELECT max(id) FROM predictions)",
 	    0, 0);
 	l->committed_id = l->last_id;
+	l->reserved_id = l->last_id + PREDLOG_ID_BLOCK;
+	if (reserve_ids(l, l->reserved_id, why, sizeof why) != 0) {
+		snprintf(err, errlen, "prediction log %s: %s", path, why);
+		goto fail;
+	}
 	l->counts.rows = query_i64(l->wdb, "SELECT count(*) FROM predictions", 0, 0);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -372,7 +405,8 @@ int64_t predlog_submit(predlog *l, const char *model, int64_t version, int64_t r
     const void *inputs, size_t inputs_len, const void *outputs, size_t outputs_len)
 {
 	size_t size = inputs_len + outputs_len;
-	if (size > (uint64_t)l->cfg.max_bytes) {
+	if ((l->cfg.max_bytes > 0 && size > (uint64_t)l->cfg.max_bytes) ||
+	    size > PREDLOG_QUEUE_BYTES) {
 		count(&l->counts.skipped_large, 1);
 		return 0;
 	}
@@ -386,7 +420,8 @@ int64_t predlog_submit(predlog *l, const char *model, int64_t version, int64_t r
 	memcpy(e->data, inputs, inputs_len);
 	memcpy(e->data + inputs_len, outputs, outputs_len);
 	pthread_mutex_lock(&l->lock);
-	if (l->pending_bytes + size > PREDLOG_QUEUE_BYTES || l->stopping) {
+	if (l->pending_bytes + size > PREDLOG_QUEUE_BYTES || l->stopping ||
+	    l->last_id >= l->reserved_id) {
 		pthread_mutex_unlock(&l->lock);
 		free(e);
 		count(&l->counts.skipped_full, 1);
@@ -430,9 +465,10 @@ static bool wait_committed(predlog *l, int64_t id)
 
 static corral_status gone(const predlog *l, int64_t id, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "prediction %lld is no longer in the prediction log: the "
-	    "retention removed it (max_rows %lld, max_age_s %lld) or it could not be "
-	    "written", (long long)id, (long long)l->cfg.max_rows, (long long)l->cfg.max_age_s);
+	snprintf(err, errlen, "prediction %lld is not in the prediction log: the retention "
+	    "removed it (max_rows %lld, max_age_s %lld), it could not be written, or corrald "
+	    "stopped before writing it", (long long)id, (long long)l->cfg.max_rows,
+	    (long long)l->cfg.max_age_s);
 	return CORRAL_E_PREDICTION_NOT_FOUND;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
 	    "plugin: linear\nfeedback: {task: classification, output: probability, "
 	    "threshold: 0.5}\n");
 	copy_model(example, "house_price/1", "house", "plugin: linear\n");
+	copy_model(example, "churn/1", "plain", "plugin: linear\n");
 	const char *config = "prediction_log: {max_rows: 60, flush_ms: 50}\n";
 	harness_start(&h, corrald, config);
 	corral_client *c = harness_client(&h, false);
@@ -301,6 +303,30 @@ int main(int argc, char **argv)
 		CHECK_INT(metric("corral_feedback_rows_total", "model=\"iris\",version=\"1\""), 10);
 	}
 
+	/* with no feedback config, the first output judges: a request that
+	 * asked only for the integer label is a classifier's, one with every
+	 * output (the probability first) reads as a regressor's, and is then
+	 * stored, not counted (nor trusted as a class index) */
+	{
+		int64_t shape[2] = {1, 4};
+		corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, leave, sizeof leave};
+		const char *only[] = {"label"};
+		corral_result *r = NULL;
+		REQUIRE(corral_infer(c, "plain", 0, &t, 1, only, 1, &r, &err) == CORRAL_OK);
+		int64_t id = corral_result_prediction_id(r);
+		corral_result_free(r);
+		double right = 1, huge = 1e15;
+		CHECK_INT(feedback(c, id, &right, 1, &reply, &err), CORRAL_OK);
+		CHECK(json_is_true(json_object_get(reply, "counted")));
+		json_decref(reply);
+		double pr;
+		id = infer(c, "plain", leave, 1, 4, "probability", &pr, 1);
+		CHECK_INT(feedback(c, id, &huge, 1, &reply, &err), CORRAL_OK);
+		CHECK(json_is_false(json_object_get(reply, "counted")));
+		json_decref(reply);
+		CHECK_NEAR(perf_metric("corral_feedback_accuracy_ratio", "plain", "total"), 1, 0);
+	}
+
 	/* a client that asks not to be logged gets no id */
 	corral_client *quiet = harness_client(&h, true);
 	corral_client_set_logging(quiet, false);
@@ -335,8 +361,7 @@ int main(int argc, char **argv)
 	CHECK_NEAR(metric("corral_prediction_log_rows", ""), 60, 0);
 	CHECK(metric("corral_prediction_log_deleted_total", "") >= 10);
 	CHECK_INT(feedback(c, iid, &one, 1, NULL, &err), CORRAL_E_PREDICTION_NOT_FOUND);
-	CHECK_MSG(strstr(err.message, "no longer in the prediction log") != NULL, "%s",
-	    err.message);
+	CHECK_MSG(strstr(err.message, "the retention removed it") != NULL, "%s", err.message);
 
 	/* a restart: ids go on, the log keeps what it had */
 	int64_t last = infer(c, "house", hx, 1, 3, "prediction", hq, 1);
@@ -352,6 +377,25 @@ int main(int argc, char **argv)
 	CHECK(json_is_true(json_object_get(reply, "counted")));
 	json_decref(reply);
 	CHECK_NEAR(perf_metric("corral_feedback_mean_absolute_error", "house", "total"), 4, 1e-4);
+	corral_client_close(c);
+	CHECK_INT(harness_stop(&h), 0);
+
+	/* killed before its rows were written: their ids are not given again */
+	harness_start(&h, corrald, "prediction_log: {flush_ms: 60000}\n");
+	c = harness_client(&h, false);
+	int64_t lost = infer(c, "house", hx, 1, 3, "prediction", hq, 1);
+	corral_client_close(c);
+	kill(h.pid, SIGKILL);
+	harness_stop(&h);
+	harness_start(&h, corrald, "prediction_log: {flush_ms: 60000}\n");
+	c = harness_client(&h, false);
+	int64_t after = infer(c, "house", hx, 1, 3, "prediction", hq, 1);
+	CHECK_MSG(after > lost, "after a crash %lld follows %lld", (long long)after,
+	    (long long)lost);
+	CHECK_INT(feedback(c, lost, &t, 1, NULL, &err), CORRAL_E_PREDICTION_NOT_FOUND);
+	CHECK_MSG(strstr(err.message, "stopped before writing it") != NULL, "%s", err.message);
+	/* a feedback that comes before the flush has its row written first */
+	CHECK_INT(feedback(c, after, &t, 1, NULL, &err), CORRAL_OK);
 	corral_client_close(c);
 	CHECK_INT(harness_stop(&h), 0);
 
