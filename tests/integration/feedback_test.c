@@ -269,6 +269,18 @@ int main(int argc, char **argv)
 	CHECK_NEAR(perf_metric("corral_feedback_root_mean_squared_error", "house", "recent"),
 	    sqrt(14.0 / 3), 1e-4);
 
+	/* promtool agrees with the format of the new series */
+	{
+		char *text = NULL, path[160], cmd[400];
+		CHECK_INT(harness_http_get(h.http_port, "/metrics", &text), 200);
+		snprintf(path, sizeof path, "%s/metrics.txt", h.dir);
+		FILE *f = fopen(path, "w");
+		REQUIRE(f != NULL && text != NULL && fputs(text, f) >= 0 && fclose(f) == 0);
+		snprintf(cmd, sizeof cmd, "promtool check metrics < '%s'", path);
+		CHECK_INT(system(cmd), 0);
+		free(text);
+	}
+
 	/* refusals */
 	double one = 1;
 	CHECK_INT(feedback(c, hid, ht, 3, NULL, &err), CORRAL_E_FAILED_PRECONDITION);
