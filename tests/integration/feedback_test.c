@@ -434,6 +434,35 @@ int main(int argc, char **argv)
 	CHECK_MSG(strstr(err.message, "prediction log is off") != NULL, "%s", err.message);
 	CHECK(isnan(metric("corral_prediction_log_rows", "")));
 	corral_client_close(c);
+	CHECK_INT(harness_stop(&h), 0);
+
+	/* a file that is not a prediction log stops corrald at start, saying so */
+	{
+		char path[200], cmd[1200], errlog[200];
+		snprintf(path, sizeof path, "%s/garbage.db", h.dir);
+		FILE *f = fopen(path, "w");
+		REQUIRE(f != NULL && fputs("not a database, not at all, not even close\n", f) >= 0 &&
+			fclose(f) == 0);
+		snprintf(path, sizeof path, "%s/bad.yaml", h.dir);
+		f = fopen(path, "w");
+		REQUIRE(f != NULL);
+		fprintf(f, "listen: [ipc://%s/bad.sock]\nmodel_repository: %s\nruntime_dir: %s/badrun\n"
+			   "http_listen: \"\"\nprediction_log: {path: %s/garbage.db}\n",
+		    h.dir, h.repo, h.dir, h.dir);
+		fclose(f);
+		snprintf(errlog, sizeof errlog, "%s/bad.log", h.dir);
+		snprintf(cmd, sizeof cmd, "timeout 20 '%s' --config '%s' 2> '%s'", corrald, path,
+		    errlog);
+		int rc = system(cmd);
+		CHECK_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 1);
+		char text[4096] = "";
+		f = fopen(errlog, "r");
+		if (f != NULL) {
+			text[fread(text, 1, sizeof text - 1, f)] = '\0';
+			fclose(f);
+		}
+		CHECK_MSG(strstr(text, "garbage.db: file is not a database") != NULL, "%s", text);
+	}
 	harness_cleanup(&h);
 	TEST_MAIN_END();
 }
