@@ -180,6 +180,20 @@ int main(int argc, char **argv)
 	    "threshold: 0.5}\n");
 	copy_model(example, "house_price/1", "house", "plugin: linear\n");
 	copy_model(example, "churn/1", "plain", "plugin: linear\n");
+	/* a softmax over 300 classes: more than feedback judges */
+	{
+		static char json[40000];
+		int n = snprintf(json, sizeof json, "{\"format\": \"corral-linear\", "
+		    "\"format_version\": 1, \"link\": \"softmax\", \"coefficients\": [");
+		for (int k = 0; k < 300; k++)
+			n += snprintf(json + n, sizeof json - (size_t)n, "%s[%d, 0]", k ? ", " : "", k);
+		n += snprintf(json + n, sizeof json - (size_t)n, "], \"intercepts\": [");
+		for (int k = 0; k < 300; k++)
+			n += snprintf(json + n, sizeof json - (size_t)n, "%s0", k ? ", " : "");
+		snprintf(json + n, sizeof json - (size_t)n, "]}\n");
+		harness_write(&h, "wide/1/model.json", json);
+		harness_write(&h, "wide/config.yaml", "plugin: linear\n");
+	}
 	const char *config = "prediction_log: {max_rows: 60, flush_ms: 50}\n";
 	harness_start(&h, corrald, config);
 	corral_client *c = harness_client(&h, false);
@@ -339,6 +353,17 @@ int main(int argc, char **argv)
 		CHECK_NEAR(perf_metric("corral_feedback_accuracy_ratio", "plain", "total"), 1, 0);
 	}
 
+	/* 300 classes: stored, not counted */
+	{
+		double wx[2] = {1, 0}, wp[300];
+		int64_t id = infer(c, "wide", wx, 1, 2, "probabilities", wp, 300);
+		double cls = 299;
+		CHECK_INT(feedback(c, id, &cls, 1, &reply, &err), CORRAL_OK);
+		CHECK(json_is_false(json_object_get(reply, "counted")));
+		json_decref(reply);
+		CHECK(isnan(perf_metric("corral_feedback_accuracy_ratio", "wide", "total")));
+	}
+
 	/* a client that asks not to be logged gets no id */
 	corral_client *quiet = harness_client(&h, true);
 	corral_client_set_logging(quiet, false);
@@ -412,11 +437,23 @@ int main(int argc, char **argv)
 	CHECK_INT(harness_stop(&h), 0);
 
 	/* half sampled, rows older than a second deleted */
-	harness_start(&h, corrald, "prediction_log: {sample_rate: 0.5, max_age_s: 1}\n");
+	harness_start(&h, corrald,
+	    "prediction_log: {sample_rate: 0.5, max_age_s: 1, max_bytes: 2000}\n");
 	c = harness_client(&h, false);
 	int logged = 0;
 	for (int i = 0; i < 200; i++)
 		logged += infer(c, "house", hx, 1, 3, "prediction", hq, 1) > 0;
+	/* 64 rows are over max_bytes: never logged */
+	{
+		double big[64 * 3], out[64];
+		for (int i = 0; i < 64 * 3; i++)
+			big[i] = hx[i % 9];
+		int64_t any = 0;
+		for (int i = 0; i < 10; i++)
+			any |= infer(c, "house", big, 64, 3, "prediction", out, 1);
+		CHECK_INT(any, 0);
+		CHECK(metric("corral_prediction_log_skipped_total", "reason=\"too_large\"") >= 1);
+	}
 	CHECK_MSG(logged > 50 && logged < 150, "%d of 200 logged at sample_rate 0.5", logged);
 	until = harness_now_ms() + 5000;
 	while (metric("corral_prediction_log_rows", "") > 0 && harness_now_ms() < until)
