@@ -108,11 +108,12 @@ static bool judge(const predlog_row *row, const feedback_config *fc, judgement *
 		    "other outputs)", fc->output ? fc->output : "(any)");
 		goto out;
 	}
-	if (wire_tensor_decode(found, &t, msg, sizeof msg) != CORRAL_OK || t.array != NULL ||
-	    !perf_numeric(t.dtype) || row->rows <= 0 || t.elements % row->rows != 0 ||
-	    t.elements == 0) {
-		snprintf(why, whylen, "output '%.*s' is not numeric with a value per row",
-		    (int)(t.name.len > 64 ? 64 : t.name.len), t.name.ptr);
+	bool decoded = wire_tensor_decode(found, &t, msg, sizeof msg) == CORRAL_OK;
+	int nl = decoded ? (int)(t.name.len > 64 ? 64 : t.name.len) : 0; /* for messages */
+	if (!decoded || t.array != NULL || !perf_numeric(t.dtype) || row->rows <= 0 ||
+	    t.elements % row->rows != 0 || t.elements == 0) {
+		snprintf(why, whylen, "output '%.*s' is not numeric with a value per row", nl,
+		    decoded ? t.name.ptr : "");
 		goto out;
 	}
 	size_t width = (size_t)(t.elements / row->rows);
@@ -122,13 +123,12 @@ static bool judge(const predlog_row *row, const feedback_config *fc, judgement *
 	j->classes = !j->classification ? 0 : width > 1 ? width : integer ? PERF_MAX_CLASSES : 2;
 	if (!j->classification && width > 1) {
 		snprintf(why, whylen, "a regressor's output '%.*s' needs one value per row, "
-		    "not %zu", (int)(t.name.len > 64 ? 64 : t.name.len), t.name.ptr, width);
+		    "not %zu", nl, t.name.ptr, width);
 		goto out;
 	}
 	if (j->classes > PERF_MAX_CLASSES) {
 		snprintf(why, whylen, "output '%.*s' has %zu classes; feedback judges up to %d",
-		    (int)(t.name.len > 64 ? 64 : t.name.len), t.name.ptr, j->classes,
-		    PERF_MAX_CLASSES);
+		    nl, t.name.ptr, j->classes, PERF_MAX_CLASSES);
 		goto out;
 	}
 	if ((j->pred = malloc((size_t)row->rows * sizeof *j->pred)) == NULL) {
