@@ -62,6 +62,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Print "corral: CODE_NAME: message"; returns CLI_EXIT_FAIL. */
 int cli_status_error(corral_status st, const corral_error *err);
 
+/* A decimal integer in [min, max], nothing else (no sign, no spaces):
+ * 0, or -1 leaving *out alone. */
+int cli_parse_decimal(const char *s, long long min, long long max, long long *out);
+
 /* Parse a model version (0 = the default version) for --version. */
 int cli_parse_version(const char *cmd, const char *s, int64_t *out);
 

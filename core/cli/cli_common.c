@@ -37,9 +37,7 @@ int cli_status_error(corral_status st, const corral_error *err)
 	return CLI_EXIT_FAIL;
 }
 
-/* A decimal integer in [min, max], nothing else (no sign, no spaces). */
-static int parse_decimal(const char *s, long long min, long long max,
-    long long *out)
+int cli_parse_decimal(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
 	long long v;
@@ -58,7 +56,7 @@ int cli_parse_version(const char *cmd, const char *s, int64_t *out)
 {
 	long long v;
 
-	if (parse_decimal(s, 0, INT64_MAX, &v) != 0)
+	if (cli_parse_decimal(s, 0, INT64_MAX, &v) != 0)
 		return cli_usage_error(cmd, "--version takes a model version "
 		    "(a number, 0 for the default version), not '%s'", s);
 	*out = v;
@@ -84,7 +82,7 @@ int cli_getopt(cli_ctx *ctx, const char *cmd, int argc, char **argv,
 			ctx->url = optarg;
 			break;
 		case CLI_OPT_TIMEOUT:
-			if (parse_decimal(optarg, 1, INT_MAX, &ms) != 0) {
+			if (cli_parse_decimal(optarg, 1, INT_MAX, &ms) != 0) {
 				cli_usage_error(cmd, "--timeout takes "
 				    "milliseconds (a positive number), not "
 				    "'%s'", optarg);

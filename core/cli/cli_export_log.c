@@ -18,7 +18,6 @@
  */
 #include "cli.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -100,22 +99,6 @@ static void usage(FILE *f)
 	      "exported; 1 some left out, or the log could not be read; 2 bad\n"
 	      "arguments.\n",
 	    f);
-}
-
-/* A decimal integer >= min and nothing else (no sign, no spaces). */
-static bool parse_int(const char *s, int64_t min, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!isdigit((unsigned char)s[0]))
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min)
-		return false;
-	*out = v;
-	return true;
 }
 
 /* ------------------------------------------------------------ output --- */
@@ -656,6 +639,7 @@ int cli_export_log(cli_ctx *ctx, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	export_job j = {.db_path = EXPORT_DEFAULT_DB};
+	long long num;
 	int opt, rc;
 
 	optind = 0;
@@ -671,17 +655,19 @@ int cli_export_log(cli_ctx *ctx, int argc, char **argv)
 			j.db_path = optarg;
 			break;
 		case OPT_VERSION:
-			if (!parse_int(optarg, 1, &j.version))
+			if (cli_parse_decimal(optarg, 1, INT64_MAX, &num) != 0)
 				return cli_usage_error("export-log", "--version takes a "
 				    "model version (a number from 1), not '%s'", optarg);
+			j.version = num;
 			break;
 		case OPT_LABELLED:
 			j.labelled = true;
 			break;
 		case OPT_AFTER:
-			if (!parse_int(optarg, 0, &j.after))
+			if (cli_parse_decimal(optarg, 0, INT64_MAX, &num) != 0)
 				return cli_usage_error("export-log", "--after takes a "
 				    "prediction id (a number from 0), not '%s'", optarg);
+			j.after = num;
 			break;
 		default:
 			return CLI_EXIT_USAGE;

@@ -56,10 +56,8 @@ int cli_feedback(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return cli_usage_error("feedback", "needs PREDICTION_ID and at least one VALUE");
-	char *end;
-	errno = 0;
-	long long id = strtoll(argv[optind], &end, 10);
-	if (end == argv[optind] || *end != '\0' || errno != 0 || id <= 0)
+	long long id;
+	if (cli_parse_decimal(argv[optind], 1, INT64_MAX, &id) != 0)
 		return cli_usage_error("feedback", "PREDICTION_ID must be a positive integer, "
 		    "not '%s'", argv[optind]);
 	size_t n = (size_t)(argc - optind - 1);
@@ -70,6 +68,7 @@ int cli_feedback(cli_ctx *ctx, int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *s = argv[optind + 1 + i];
+		char *end;
 		errno = 0;
 		truth[i] = strtod(s, &end);
 		if (end == s || *end != '\0' || errno != 0 || !isfinite(truth[i])) {

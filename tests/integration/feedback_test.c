@@ -62,6 +62,21 @@ static int64_t infer(corral_client *c, const char *model, const double *x, int64
 	return id;
 }
 
+/* One infer of a single 4-value row asking for output `only`; its
+ * prediction id. */
+static int64_t infer_only(corral_client *c, const char *model, const double *x,
+    const char *only)
+{
+	int64_t shape[2] = {1, 4};
+	corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, x, 4 * sizeof *x};
+	corral_result *r = NULL;
+	corral_error err;
+	REQUIRE(corral_infer(c, model, 0, &t, 1, &only, 1, &r, &err) == CORRAL_OK);
+	int64_t id = corral_result_prediction_id(r);
+	corral_result_free(r);
+	return id;
+}
+
 static corral_status feedback(corral_client *c, int64_t id, const double *truth, size_t n,
     json_t **reply, corral_error *err)
 {
@@ -315,13 +330,7 @@ int main(int argc, char **argv)
 	/* a request that asked only for `label` lacks the judged output:
 	 * its truth is stored, not counted */
 	{
-		int64_t shape[2] = {1, 4};
-		corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, x, sizeof x};
-		const char *only[] = {"label"};
-		corral_result *r = NULL;
-		REQUIRE(corral_infer(c, "iris", 0, &t, 1, only, 1, &r, &err) == CORRAL_OK);
-		int64_t id = corral_result_prediction_id(r);
-		corral_result_free(r);
+		int64_t id = infer_only(c, "iris", x, "label");
 		double zero = 0;
 		CHECK_INT(feedback(c, id, &zero, 1, &reply, &err), CORRAL_OK);
 		CHECK(json_is_false(json_object_get(reply, "counted")));
@@ -334,13 +343,7 @@ int main(int argc, char **argv)
 	 * output (the probability first) reads as a regressor's, and is then
 	 * stored, not counted (nor trusted as a class index) */
 	{
-		int64_t shape[2] = {1, 4};
-		corral_tensor t = {"input", CORRAL_DT_FP64, 2, shape, leave, sizeof leave};
-		const char *only[] = {"label"};
-		corral_result *r = NULL;
-		REQUIRE(corral_infer(c, "plain", 0, &t, 1, only, 1, &r, &err) == CORRAL_OK);
-		int64_t id = corral_result_prediction_id(r);
-		corral_result_free(r);
+		int64_t id = infer_only(c, "plain", leave, "label");
 		double right = 1, huge = 1e15;
 		CHECK_INT(feedback(c, id, &right, 1, &reply, &err), CORRAL_OK);
 		CHECK(json_is_true(json_object_get(reply, "counted")));
